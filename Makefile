@@ -1,0 +1,13 @@
+# Thin wrapper: every target is implemented in tools/dev.py, so Windows users
+# get the same behaviour with `py tools\dev.py <target>`.
+PYTHON ?= python3
+
+.PHONY: lab test bench clean
+lab:
+	$(PYTHON) tools/dev.py lab
+test:
+	$(PYTHON) tools/dev.py test
+bench:
+	$(PYTHON) tools/dev.py bench
+clean:
+	$(PYTHON) tools/dev.py clean

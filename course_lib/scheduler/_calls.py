@@ -1,0 +1,110 @@
+"""How a task's callable is called: dependency results, signature checks, sync vs async."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
+from typing import Any
+
+from .task import Task
+
+__all__ = ["TaskSignatureError", "CallPlan", "plan_call", "ordered_dependencies"]
+
+_KEYWORD_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+class TaskSignatureError(TypeError, ValueError):
+    """A task's callable cannot accept the arguments the scheduler would pass.
+
+    A `TypeError` (it is about a call signature) and a `ValueError` (it is a
+    bad `Task`), so either ``except`` catches it.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """What `add_task` decided about calling ``task.func``."""
+
+    deps: tuple[str, ...]  # dependency ids in the order their results are passed
+    inject: str  # "positional", "keyword" (a ``dependencies`` parameter) or "none"
+    is_async: bool
+
+    def call_args(self, task: Task, tasks: Mapping[str, Task]) -> tuple[tuple, dict]:
+        """The ``(args, kwargs)`` for *task*, given all tasks (its dependencies have completed)."""
+        if self.inject == "positional":
+            return task.args + tuple(tasks[d].result for d in self.deps), task.kwargs
+        if self.inject == "keyword":
+            results = {d: tasks[d].result for d in self.deps}
+            return task.args, {**task.kwargs, "dependencies": results}
+        return task.args, task.kwargs
+
+
+def ordered_dependencies(task: Task) -> tuple[str, ...]:
+    """A set gives sorted id order; a list or tuple keeps its order."""
+    deps = task.dependencies
+    if isinstance(deps, (str, bytes)) or not isinstance(deps, (Set, Sequence)):
+        raise TypeError(
+            f"task {task.id!r}: dependencies must be a set, list or tuple of task ids, "
+            f"not {type(deps).__name__} ({deps!r})"
+        )
+    ordered = tuple(sorted(deps)) if isinstance(deps, Set) else tuple(deps)
+    for dep in ordered:
+        if not isinstance(dep, str):
+            raise TypeError(f"task {task.id!r}: dependency ids must be strings, got {dep!r}")
+    if len(set(ordered)) != len(ordered):
+        raise ValueError(f"task {task.id!r}: a dependency is listed twice in {list(ordered)}")
+    return ordered
+
+
+def _is_async(func: Any) -> bool:
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)
+    )
+
+
+def plan_call(task: Task) -> CallPlan:
+    """Check that ``task.func`` accepts what the scheduler will pass, and how."""
+    if not callable(task.func):
+        raise TaskSignatureError(f"task {task.id!r}: func must be callable, got {task.func!r}")
+    if not isinstance(task.args, tuple) or not isinstance(task.kwargs, dict):
+        raise TaskSignatureError(f"task {task.id!r}: args must be a tuple and kwargs a dict")
+    deps = ordered_dependencies(task)
+    is_async = _is_async(task.func)
+    try:
+        sig = inspect.signature(task.func)
+    except (TypeError, ValueError):  # some builtins have no signature: trust the caller
+        return CallPlan(deps, "positional" if deps else "none", is_async)
+
+    def fits(*args: Any, **kwargs: Any) -> str | None:
+        try:
+            sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            return str(exc)
+        return None
+
+    name = getattr(task.func, "__qualname__", repr(task.func))
+    if not deps:
+        problem = fits(*task.args, **task.kwargs)
+        if problem:
+            raise TaskSignatureError(
+                f"task {task.id!r}: {name}() cannot be called with args={task.args!r} "
+                f"kwargs={task.kwargs!r}: {problem}"
+            )
+        return CallPlan(deps, "none", is_async)
+
+    param = sig.parameters.get("dependencies")
+    if param is not None and param.kind in _KEYWORD_KINDS and "dependencies" not in task.kwargs:
+        problem = fits(*task.args, dependencies={}, **task.kwargs)
+        if problem is None:
+            return CallPlan(deps, "keyword", is_async)
+    if fits(*task.args, *deps, **task.kwargs) is None:
+        return CallPlan(deps, "positional", is_async)
+    problem = fits(*task.args, **task.kwargs)
+    if problem is None:
+        return CallPlan(deps, "none", is_async)
+    raise TaskSignatureError(
+        f"task {task.id!r}: {name}() cannot be called with args={task.args!r} "
+        f"kwargs={task.kwargs!r}, neither with the results of {list(deps)} appended "
+        f"as positional arguments nor without them: {problem}"
+    )

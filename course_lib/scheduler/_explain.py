@@ -1,0 +1,89 @@
+"""`SmartScheduler.why_waiting`: put what holds a task back into words.
+
+A read-only view of the scheduler's state, in English or Chinese.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .task import TaskStatus
+
+MAX_LISTED = 5
+
+TEXT = {
+    "en": {
+        "ended": "task {id!r} is not waiting: it has ended ({status}).",
+        "running": "task {id!r} is not waiting: it is running (attempt {attempt}, worker slot {slot}).",
+        "deps": "task {id!r} is waiting for its dependencies: {deps}.",
+        "backoff": "task {id!r} is backing off after attempt {attempt} ended {outcome}; "
+                   "it re-enters the queue at t={at:g} (in {left:g} s).",
+        "idle": "task {id!r} is ready, but the scheduler is not running: call run().",
+        "busy": "all {n} worker slots are busy (running: {running})",
+        "ahead": "{k} ready task(s) with higher priority or added earlier are ahead of it: {ahead}",
+        "queued": "task {id!r} is ready and queued: {reasons}.",
+        "next": "task {id!r} is ready and is next in line for a free worker slot.",
+        "join": "; and ",
+    },
+    "zh": {
+        "ended": "任务 {id} 没有在等待：它已经结束了（{status}）。",
+        "running": "任务 {id} 没有在等待：它正在运行（第 {attempt} 次尝试，工作槽 {slot}）。",
+        "deps": "任务 {id} 在等它的依赖完成：{deps}。",
+        "backoff": "任务 {id} 第 {attempt} 次尝试结果为 {outcome}，正在退避等待重试；"
+                   "将在 t={at:g}（{left:g} 秒后）重新排队。",
+        "idle": "任务 {id} 已经就绪，但调度器还没有运行：请调用 run()。",
+        "busy": "全部 {n} 个工作槽都在忙（正在运行：{running}）",
+        "ahead": "前面还有 {k} 个优先级更高或更早加入的就绪任务：{ahead}",
+        "queued": "任务 {id} 已就绪，正在排队：{reasons}。",
+        "next": "任务 {id} 已就绪，下一个空闲工作槽就轮到它。",
+        "join": "；而且",
+    },
+}
+
+
+def _listing(ids: list[str]) -> str:
+    shown = ", ".join(ids[:MAX_LISTED])
+    return shown + (f", … (+{len(ids) - MAX_LISTED})" if len(ids) > MAX_LISTED else "")
+
+
+def explain(scheduler: Any, node: Any, lang: str = "en") -> str:
+    if lang not in TEXT:
+        raise ValueError(f"lang must be one of {sorted(TEXT)}, got {lang!r}")
+    text = TEXT[lang]
+    task = node.task
+    status = task.status
+    if status.is_terminal:
+        return text["ended"].format(id=task.id, status=status.value)
+    if status is TaskStatus.RUNNING:
+        last = task.attempts[-1]
+        return text["running"].format(id=task.id, attempt=last.number, slot=last.slot)
+    if status is TaskStatus.WAITING:
+        deps = [
+            f"{dep} ({scheduler.tasks[dep].status.value})"
+            for dep in node.plan.deps
+            if scheduler.tasks[dep].status is not TaskStatus.COMPLETED
+        ]
+        return text["deps"].format(id=task.id, deps=_listing(deps))
+    if node.timer is not None:  # PENDING with a backoff timer
+        last = task.attempts[-1]
+        at = last.end + last.backoff
+        left = max(0.0, at - scheduler._loop.time())
+        return text["backoff"].format(
+            id=task.id, attempt=last.number, outcome=last.outcome.value, at=at, left=left
+        )
+    if not scheduler._active:
+        return text["idle"].format(id=task.id)
+    entry = next(e for e in scheduler._ready if e[2] == task.id)
+    ahead = sorted(
+        e for e in scheduler._ready
+        if e < entry and scheduler.tasks[e[2]].status is TaskStatus.PENDING
+    )
+    reasons = []
+    if not scheduler._free_slots:
+        running = sorted(scheduler._running, key=lambda tid: scheduler.tasks[tid].attempts[-1].slot)
+        reasons.append(text["busy"].format(n=scheduler.max_workers, running=_listing(running)))
+    if ahead:
+        reasons.append(text["ahead"].format(k=len(ahead), ahead=_listing([e[2] for e in ahead])))
+    if not reasons:
+        return text["next"].format(id=task.id)
+    return text["queued"].format(id=task.id, reasons=text["join"].join(reasons))

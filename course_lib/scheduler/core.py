@@ -1,0 +1,724 @@
+"""SmartScheduler: an event-driven async task scheduler.
+
+Example use::
+
+    scheduler = SmartScheduler(max_workers=3)
+    await scheduler.add_task(Task(id="a", func=fetch))
+    await scheduler.add_task(Task(id="b", func=parse, dependencies={"a"}))
+    results = await scheduler.run()          # {task_id: Task}
+    print(results["b"].result, scheduler.get_stats())
+
+The rules
+=========
+
+Priority
+    A lower ``priority`` runs first; equal priorities run in the order they
+    were added (FIFO).  Whenever a worker slot frees, the best *ready* task
+    starts next.  ``aging`` (priority levels per second of waiting, 0 = off)
+    lets a task that waits long enough overtake newer, more urgent ones, so
+    nothing starves.  `why_waiting` explains in words what holds a task back.
+
+Event-driven
+    Nothing polls.  The scheduler reacts to events: an attempt ended (a done
+    callback), a task was added, a backoff timer expired.  `run` only awaits
+    a future that the last of those events resolves.
+
+Dependencies
+    A task starts only when all of its dependencies are COMPLETED.  Its
+    callable gets their results as extra positional arguments after ``args``:
+    in sorted id order when ``dependencies`` is a set, in the given order for
+    a list or tuple.  A callable that cannot take them is only ordered after
+    them.  A callable with a ``dependencies`` keyword parameter gets
+    ``{dep_id: result}`` there instead.  `add_task` checks the signature and
+    raises `TaskSignatureError` when no call can fit.
+
+Failed upstream
+    When a dependency ends FAILED, TIMEOUT or CANCELLED, every task that
+    depends on it, directly or not, ends CANCELLED at once with a
+    `DependencyFailedError` that names the upstream task.  Nothing hangs.
+
+Bad graphs
+    An unknown dependency id or a dependency cycle makes `run` raise
+    `ValueError` naming the id or the cycle, before anything runs.  A
+    duplicate id raises `ValueError` from `add_task`.  Tasks may be added
+    while `run` is in progress; they are checked at once.
+
+Concurrency
+    At most ``max_workers`` callables execute at once; each attempt holds one
+    numbered worker slot, and a retry's backoff holds none.  A plain (sync)
+    function runs in a thread of the scheduler's own pool.  A timeout cannot
+    stop a thread: such an attempt is marked ``abandoned`` and its slot is
+    freed while the thread runs on in the background until it returns.
+
+Timeout
+    ``Task.timeout`` applies to each attempt; an attempt still running then is
+    cancelled.  A timed-out attempt is retried like a failure unless
+    ``Task.retry_on_timeout`` is False.  A task whose last attempt timed out
+    ends TIMEOUT.
+
+Retry
+    At most ``1 + max_retries`` attempts.  Before retry *k* (k = 1, 2, ...)
+    the task backs off ``retry_delay * 2**(k-1)`` seconds; with ``jitter`` j
+    that is multiplied by a factor drawn uniformly from [1-j, 1+j] by
+    ``random.Random(seed)``, and the result is capped at ``backoff_cap``.
+    ``Task.retry_if(exc)`` chooses which exceptions are retried (all by
+    default).  ``Task.retries`` counts the retries made, ``Task.error`` keeps
+    the last exception, and ``Task.attempts`` records every attempt: start,
+    end, outcome, worker slot.
+
+Cancellation
+    `cancel` cancels a pending, waiting, backing-off or running task and all
+    of its dependents.  Cancelling `run` itself cancels every running
+    attempt, waits for them to unwind and ends every unfinished task
+    CANCELLED, so no asyncio task is left pending.
+
+Monitoring
+    Every state change is a `TaskEvent` (task id, old and new state, attempt,
+    worker slot, loop-clock time).  Subscribe with `subscribe` (a callback)
+    or ``async for event in scheduler.events()``; ``event_log`` keeps them
+    all.  `get_stats` works at any time, also during `run`.  `progress` is
+    the finished fraction; ``run(progress=True)`` draws a one-line progress
+    bar on a terminal.
+
+Time
+    Every duration comes from the event loop's clock (``loop.time()``), so
+    runs on `course_lib.run_virtual` are exact.  ``created_at``,
+    ``started_at`` and ``completed_at`` stay datetimes for the chapter's API;
+    the last two are derived from the loop clock too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import itertools
+import random
+import sys
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from graphlib import CycleError, TopologicalSorter
+from heapq import heappop, heappush
+from typing import Any, Optional, TextIO
+
+from ._calls import CallPlan, plan_call
+from ._explain import explain
+from .progress import ProgressLine
+from .stats import percentiles
+from .task import (
+    Attempt,
+    DependencyFailedError,
+    Task,
+    TaskCancelledError,
+    TaskEvent,
+    TaskStatus,
+)
+
+__all__ = ["SmartScheduler"]
+
+PENDING, WAITING, RUNNING = TaskStatus.PENDING, TaskStatus.WAITING, TaskStatus.RUNNING
+COMPLETED, FAILED = TaskStatus.COMPLETED, TaskStatus.FAILED
+TIMEOUT, CANCELLED = TaskStatus.TIMEOUT, TaskStatus.CANCELLED
+_UNSUCCESSFUL = frozenset({FAILED, TIMEOUT, CANCELLED})
+_END = object()  # closes an events() stream
+
+
+class _Node:
+    """The scheduler's private bookkeeping for one task (graphlib-style)."""
+
+    __slots__ = (
+        "task", "plan", "seq", "remaining", "successors", "timer", "runner",
+        "cancel_reason", "timed_out", "ended_at", "waiters",
+    )
+
+    def __init__(self, task: Task, plan: CallPlan, seq: int) -> None:
+        self.task = task
+        self.plan = plan
+        self.seq = seq  # add order: the FIFO tie-break
+        self.remaining = 0  # dependencies not yet COMPLETED
+        self.successors: list[str] = []
+        self.timer: Optional[asyncio.TimerHandle] = None  # timeout or backoff
+        self.runner: Optional[asyncio.Future] = None  # the running attempt
+        self.cancel_reason: Optional[str] = None
+        self.timed_out = False
+        self.ended_at: Optional[float] = None
+        self.waiters: Optional[list[asyncio.Future]] = None
+
+
+class SmartScheduler:
+    """Runs `Task` objects by priority, dependencies, worker limit, timeout and retry.
+
+    See the module docstring for the complete rules.
+
+    Example use::
+
+        scheduler = SmartScheduler(max_workers=2, jitter=0.1, seed=42)
+        for i in range(5):
+            await scheduler.add_task(Task(id=f"t{i}", func=work, args=(i,)))
+        await scheduler.run()
+        scheduler.get_stats()["completed"]   # 5
+    """
+
+    def __init__(
+        self,
+        max_workers: int = 5,
+        *,
+        aging: float = 0.0,
+        backoff_cap: float = 60.0,
+        jitter: float = 0.0,
+        seed: Optional[int] = None,
+        record_events: bool = True,
+    ) -> None:
+        if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
+            raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
+        if aging < 0 or backoff_cap < 0 or not 0 <= jitter <= 1:
+            raise ValueError("aging and backoff_cap must be >= 0 and jitter within [0, 1]")
+        self.max_workers = max_workers
+        self.aging = aging
+        self.backoff_cap = backoff_cap
+        self.jitter = jitter
+        self._rng = random.Random(seed)
+        self.tasks: dict[str, Task] = {}
+        self.event_log: Optional[list[TaskEvent]] = [] if record_events else None
+
+        self._nodes: dict[str, _Node] = {}
+        self._seq = itertools.count()
+        self._inactive: list[str] = []  # added while idle: activated by run()
+        self._ready: list[tuple[float, int, str]] = []  # heap of (key, seq, id)
+        self._free_slots = list(range(max_workers))  # heap: lowest slot first
+        self._running: dict[str, _Node] = {}
+        self._counts = dict.fromkeys(TaskStatus, 0)
+        self._unfinished = 0
+        self._retries = 0
+        self._durations: list[float] = []
+        self._listeners: list[Callable[[TaskEvent], Any]] = []
+        self._streams: list[asyncio.Queue] = []
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._active = False  # a run() is in progress
+        self._wakeup: Optional[asyncio.Future] = None
+        self._executor: Optional[ThreadPoolExecutor] = None
+        self._t_start: Optional[float] = None
+        self._t_stop: Optional[float] = None
+        self._anchor: tuple[datetime, float] = (datetime.now(), 0.0)
+
+    # ------------------------------------------------------------------ API
+
+    async def add_task(self, task: Task) -> str:
+        """Add *task* and return its id.  Safe to call while `run` is in progress."""
+        if not isinstance(task, Task):
+            raise TypeError(f"add_task() needs a Task, got {type(task).__name__}")
+        if not isinstance(task.id, str) or not task.id:
+            raise ValueError(f"a task id must be a non-empty string, got {task.id!r}")
+        if task.id in self._nodes:
+            raise ValueError(f"duplicate task id {task.id!r}: every task needs its own id")
+        _check_numbers(task)
+        if task.status is not PENDING or task.attempts:
+            raise ValueError(f"task {task.id!r} was already used ({task.status.value}); add a new Task")
+        plan = plan_call(task)
+        loop = self._bind_loop()
+        if self._active:
+            self._check_graph([task.id], extra={task.id: plan})
+        node = _Node(task, plan, next(self._seq))
+        self._nodes[task.id] = node
+        self.tasks[task.id] = task
+        self._counts[PENDING] += 1
+        self._unfinished += 1
+        self._emit(node, None, PENDING, loop.time())
+        if self._active:
+            self._activate(node)
+            self._dispatch()
+        else:
+            self._inactive.append(task.id)
+        return task.id
+
+    async def run(self, *, progress: bool | TextIO = False) -> dict[str, Task]:
+        """Run until every task has ended; return ``{task_id: Task}``.
+
+        Raises `ValueError` for unknown dependency ids or cycles before
+        anything runs.  ``progress=True`` (or a text stream) draws a one-line
+        progress display on stderr (or that stream).
+        """
+        if self._active:
+            raise RuntimeError("run() is already in progress on this scheduler")
+        loop = self._bind_loop()
+        display = None
+        try:
+            order = self._check_graph(self._inactive)
+            self._active = True
+            now = loop.time()
+            self._anchor = (datetime.now(), now)
+            if self._t_start is None:
+                self._t_start = now
+            self._t_stop = None
+            if progress:
+                display = ProgressLine(self, sys.stderr if progress is True else progress)
+                self._listeners.append(display)
+            inactive, self._inactive = self._inactive, []
+            position = {tid: i for i, tid in enumerate(inactive)}
+            for tid in sorted(order, key=position.__getitem__):  # add order, deps first
+                self._activate(self._nodes[tid])
+            self._dispatch()
+            while self._unfinished:
+                self._wakeup = loop.create_future()
+                await self._wakeup
+        except asyncio.CancelledError:
+            await self._abort("run() was cancelled")
+            raise
+        finally:
+            self._active = False
+            self._wakeup = None
+            self._t_stop = loop.time()
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+                self._executor = None
+            for queue in self._streams:
+                queue.put_nowait(_END)
+            if display is not None:
+                self._listeners.remove(display)
+                display.close()
+        return self.tasks
+
+    async def process_task(self, task: Task) -> Task:
+        """Make sure *task* is added and wait until it has ended; return it.
+
+        During a `run` this waits for that one task.  Otherwise it runs the
+        scheduler (every added task, by the rules) and returns *task*.
+        """
+        if self.tasks.get(task.id) is not task:
+            await self.add_task(task)
+        node = self._nodes[task.id]
+        if task.status.is_terminal:
+            return task
+        if not self._active:
+            await self.run()
+            return task
+        waiter = self._bind_loop().create_future()
+        node.waiters = (node.waiters or []) + [waiter]
+        await waiter
+        return task
+
+    def cancel(self, task_id: str, reason: str = "cancelled by scheduler.cancel()") -> bool:
+        """Cancel a task that has not ended, and its dependents.
+
+        Returns False if the task had already ended.  A running attempt is
+        cancelled and the task ends CANCELLED once it has unwound.
+        """
+        node = self._node(task_id)
+        status = node.task.status
+        if status.is_terminal:
+            return False
+        if status is RUNNING:
+            node.cancel_reason = reason
+            node.runner.cancel()
+            self._cascade(node, CANCELLED)
+            return True
+        if node.timer is not None:  # backing off
+            node.timer.cancel()
+            node.timer = None
+        self._end(node, CANCELLED, error=TaskCancelledError(f"task {task_id!r}: {reason}"))
+        return True
+
+    def subscribe(self, callback: Callable[[TaskEvent], Any]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every future event; returns an unsubscribe function."""
+        self._listeners.append(callback)
+        return functools.partial(_discard, self._listeners, callback)
+
+    async def events(self) -> AsyncIterator[TaskEvent]:
+        """Yield every event recorded so far, then live ones, until the scheduler is idle.
+
+        The stream ends when the run in progress (or, if tasks are waiting for
+        one, the next run) ends, and at once if there is nothing left to do.
+        """
+        queue: asyncio.Queue = asyncio.Queue()
+        backlog = list(self.event_log or ())
+        idle = not self._active and not self._unfinished
+        if not idle:
+            self._streams.append(queue)
+        try:
+            for event in backlog:
+                yield event
+            if idle:
+                return
+            while (event := await queue.get()) is not _END:
+                yield event
+        finally:
+            _discard(self._streams, queue)
+
+    def get_stats(self) -> dict[str, Any]:
+        """A snapshot of counts, rates and duration percentiles (loop-clock seconds)."""
+        counts = self._counts
+        total = len(self._nodes)
+        finished = total - self._unfinished
+        elapsed = self._elapsed()
+        completed = counts[COMPLETED]
+        return {
+            "total": total,
+            "completed": completed,
+            "failed": counts[FAILED] + counts[TIMEOUT],
+            "cancelled": counts[CANCELLED],
+            "status": {status.value: n for status, n in counts.items()},
+            "running": len(self._running),
+            "queued": counts[PENDING] + counts[WAITING],
+            "retries": self._retries,
+            "success_rate": completed / finished if finished else 0.0,
+            "progress": finished / total if total else 0.0,
+            "elapsed": elapsed,
+            "throughput": completed / elapsed if elapsed > 0 else 0.0,
+            "durations": percentiles(self._durations),
+        }
+
+    @property
+    def progress(self) -> float:
+        """Fraction of added tasks that have ended (0.0 when there are none)."""
+        total = len(self._nodes)
+        return (total - self._unfinished) / total if total else 0.0
+
+    def why_waiting(self, task_id: str, lang: str = "en") -> str:
+        """Say in words what holds *task_id* back (``lang="zh"`` for Chinese)."""
+        return explain(self, self._node(task_id), lang)
+
+    def __repr__(self) -> str:
+        c = self._counts
+        return (
+            f"<SmartScheduler {'running' if self._active else 'idle'} "
+            f"workers={len(self._running)}/{self.max_workers} queued={c[PENDING] + c[WAITING]} "
+            f"completed={c[COMPLETED]} failed={c[FAILED] + c[TIMEOUT]} "
+            f"cancelled={c[CANCELLED]} total={len(self._nodes)}>"
+        )
+
+    # ------------------------------------------------------------ the graph
+
+    def _node(self, task_id: str) -> _Node:
+        try:
+            return self._nodes[task_id]
+        except KeyError:
+            raise KeyError(f"unknown task id {task_id!r}") from None
+
+    def _check_graph(self, ids: list[str], extra: dict[str, CallPlan] | None = None) -> list[str]:
+        """Raise ValueError for unknown ids or cycles among *ids*; return a topological order."""
+        plans = {tid: self._nodes[tid].plan for tid in ids if tid in self._nodes}
+        plans.update(extra or {})
+        unknown = [
+            f"task {tid!r} depends on {dep!r}"
+            for tid, plan in plans.items()
+            for dep in plan.deps
+            if dep not in self._nodes and dep not in plans
+        ]
+        if unknown:
+            raise ValueError(
+                "unknown dependency id(s), never added to this scheduler: " + "; ".join(unknown)
+            )
+        graph = {tid: [d for d in plan.deps if d in plans] for tid, plan in plans.items()}
+        try:
+            return list(TopologicalSorter(graph).static_order())
+        except CycleError as exc:
+            cycle = " -> ".join(reversed(exc.args[1]))
+            raise ValueError(f"dependency cycle: {cycle} (each task depends on the next)") from None
+
+    def _activate(self, node: _Node) -> None:
+        """Hook a task into the graph: ready, waiting, or cancelled by a failed upstream."""
+        task = node.task
+        if task.status.is_terminal:  # cancelled before run() started
+            return
+        for dep in node.plan.deps:
+            upstream = self._nodes[dep]
+            status = upstream.task.status
+            if status in _UNSUCCESSFUL:
+                self._end(node, CANCELLED, error=_upstream_error(task.id, upstream))
+                return
+            if status is not COMPLETED:
+                upstream.successors.append(task.id)
+                node.remaining += 1
+        if node.remaining:
+            self._transition(node, WAITING, reason="waiting for " + ", ".join(
+                d for d in node.plan.deps if self.tasks[d].status is not COMPLETED))
+        else:
+            self._push_ready(node)
+
+    def _push_ready(self, node: _Node) -> None:
+        priority = node.task.priority
+        # Aging: effective priority = priority - aging * (now - ready_since).
+        # Comparing two tasks, the common "now" cancels out, so the static key
+        # priority + aging * ready_since orders them correctly at every moment.
+        key = priority + self.aging * self._loop.time() if self.aging else priority
+        heappush(self._ready, (key, node.seq, node.task.id))
+
+    def _dispatch(self) -> None:
+        """Start the best ready tasks while worker slots are free."""
+        if not self._active:
+            return
+        ready, nodes = self._ready, self._nodes
+        while ready and self._free_slots:
+            node = nodes[heappop(ready)[2]]
+            if node.task.status is PENDING:  # cancelled tasks leave stale entries
+                self._start(node, heappop(self._free_slots))
+
+    # ------------------------------------------------------------- attempts
+
+    def _start(self, node: _Node, slot: int) -> None:
+        task, loop = node.task, self._loop
+        now = loop.time()
+        attempt = Attempt(len(task.attempts) + 1, slot, now)
+        task.attempts.append(attempt)
+        if attempt.number > 1:
+            task.retries = attempt.number - 1
+            self._retries += 1
+        if task.started_at is None:
+            task.started_at = self._wall(now)
+        node.timed_out = False
+        self._running[task.id] = node
+        self._transition(node, RUNNING, slot=slot, time=now)
+        args, kwargs = node.plan.call_args(task, self.tasks)
+        if node.plan.is_async:
+            try:
+                awaitable = task.func(*args, **kwargs)
+            except Exception as exc:  # raised before returning a coroutine
+                awaitable = _raise(exc)
+        else:
+            awaitable = self._in_thread(attempt, task.func, args, kwargs)
+        runner = asyncio.ensure_future(awaitable, loop=loop)
+        node.runner = runner
+        if task.timeout is not None:
+            node.timer = loop.call_later(task.timeout, _expire, node)
+        runner.add_done_callback(functools.partial(self._on_attempt_done, node))
+
+    async def _in_thread(self, attempt: Attempt, func: Callable, args: tuple, kwargs: dict) -> Any:
+        state = [False, False]  # [started, finished]
+
+        def body() -> Any:
+            state[0] = True
+            try:
+                return func(*args, **kwargs)
+            finally:
+                state[1] = True
+
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="scheduler")
+        try:
+            result = await self._loop.run_in_executor(self._executor, body)
+        except asyncio.CancelledError:
+            attempt.abandoned = state[0] and not state[1]
+            raise
+        if inspect.isawaitable(result):  # e.g. a lambda returning a coroutine
+            result = await result
+        return result
+
+    def _on_attempt_done(self, node: _Node, runner: asyncio.Future) -> None:
+        task, now = node.task, self._loop.time()
+        if node.timer is not None:
+            node.timer.cancel()
+            node.timer = None
+        node.runner = None
+        del self._running[task.id]
+        attempt = task.attempts[-1]
+        attempt.end = now
+        heappush(self._free_slots, attempt.slot)
+
+        exc = None if runner.cancelled() else runner.exception()
+        if node.cancel_reason is not None:
+            outcome, exc = CANCELLED, TaskCancelledError(f"task {task.id!r}: {node.cancel_reason}")
+        elif node.timed_out:  # our timer cancelled it (or it overran and swallowed that)
+            outcome = TIMEOUT
+            exc = TimeoutError(
+                f"attempt {attempt.number} of task {task.id!r} timed out after {task.timeout:g} s"
+                + (" (its thread was abandoned and keeps running)" if attempt.abandoned else "")
+            )
+        elif runner.cancelled():
+            outcome, exc = CANCELLED, TaskCancelledError(
+                f"task {task.id!r}: its function raised CancelledError")
+        else:
+            outcome = FAILED if exc is not None else COMPLETED
+        attempt.outcome, attempt.error = outcome, exc
+
+        if outcome is COMPLETED:
+            self._end(node, COMPLETED, result=runner.result(), time=now)
+        elif outcome is not CANCELLED and self._should_retry(task, outcome, exc):
+            self._back_off(node, attempt, exc, now)
+        else:
+            self._end(node, outcome, error=exc, time=now)
+        self._dispatch()
+
+    def _should_retry(self, task: Task, outcome: TaskStatus, exc: BaseException) -> bool:
+        if len(task.attempts) > task.max_retries:
+            return False
+        if outcome is TIMEOUT:
+            return task.retry_on_timeout
+        if task.retry_if is None:
+            return True
+        try:
+            return bool(task.retry_if(exc))
+        except Exception as predicate_error:
+            exc.add_note(f"retry_if raised {predicate_error!r}, so the task was not retried")
+            return False
+
+    def _back_off(self, node: _Node, attempt: Attempt, exc: BaseException, now: float) -> None:
+        task = node.task
+        k = attempt.number  # the coming retry is retry number k
+        delay = task.retry_delay * 2.0 ** min(k - 1, 1000)
+        if self.jitter:
+            delay *= 1 + self.jitter * (2 * self._rng.random() - 1)
+        delay = max(0.0, min(delay, self.backoff_cap))
+        attempt.backoff = delay
+        task.error = exc
+        node.timer = self._loop.call_later(delay, self._requeue, node)
+        self._transition(
+            node, PENDING, slot=attempt.slot, time=now, retry_at=now + delay,
+            reason=f"attempt {k} {attempt.outcome.value}: {exc!r}; retry in {delay:g} s",
+        )
+
+    def _requeue(self, node: _Node) -> None:
+        node.timer = None
+        if node.task.status is PENDING:
+            self._push_ready(node)
+            self._dispatch()
+
+    # ------------------------------------------------------------- endings
+
+    def _end(self, node: _Node, status: TaskStatus, *, result: Any = None,
+             error: Optional[BaseException] = None, time: Optional[float] = None) -> None:
+        """Move a task to its terminal *status* and tell the graph."""
+        self._finish(node, status, result, error, time)
+        if status is COMPLETED:
+            for sid in node.successors:
+                successor = self._nodes[sid]
+                successor.remaining -= 1
+                if not successor.remaining and successor.task.status is WAITING:
+                    self._transition(successor, PENDING, reason=f"{node.task.id} completed")
+                    self._push_ready(successor)
+        else:
+            self._cascade(node, status)
+        if not self._unfinished and self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def _cascade(self, root: _Node, status: TaskStatus) -> None:
+        """Cancel everything downstream of *root* (iteratively: chains may be long)."""
+        stack = [(root, status)]
+        while stack:
+            upstream, upstream_status = stack.pop()
+            for sid in upstream.successors:
+                node = self._nodes[sid]
+                if node.task.status.is_terminal:
+                    continue
+                error = _upstream_error(sid, upstream, upstream_status, root.task.id)
+                self._finish(node, CANCELLED, None, error, None)
+                stack.append((node, CANCELLED))
+
+    def _finish(self, node: _Node, status: TaskStatus, result: Any,
+                error: Optional[BaseException], time: Optional[float]) -> None:
+        task = node.task
+        now = self._loop.time() if time is None else time
+        task.result = result
+        if error is not None:
+            task.error = error
+        task.completed_at = self._wall(now)
+        node.ended_at = now
+        self._unfinished -= 1
+        if task.attempts:
+            self._durations.append(now - task.attempts[0].start)
+        slot = task.attempts[-1].slot if task.status is RUNNING else None
+        self._transition(node, status, time=now, slot=slot,
+                         reason="" if error is None else str(error))
+        for waiter in node.waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+        node.waiters = None
+
+    async def _abort(self, reason: str) -> None:
+        """Cancel everything unfinished, then wait for running attempts to unwind."""
+        self._active = False  # no new starts
+        runners = [node.runner for node in self._running.values()]
+        for node in list(self._running.values()):
+            node.cancel_reason = reason
+            node.runner.cancel()
+        for node in self._nodes.values():
+            if not node.task.status.is_terminal and node.task.status is not RUNNING:
+                if node.timer is not None:
+                    node.timer.cancel()
+                    node.timer = None
+                self._finish(node, CANCELLED, None, TaskCancelledError(reason), None)
+        if runners:
+            await asyncio.wait(runners)
+
+    # ------------------------------------------------------------- plumbing
+
+    def _transition(self, node: _Node, new: TaskStatus, *, slot: Optional[int] = None,
+                    time: Optional[float] = None, reason: str = "",
+                    retry_at: Optional[float] = None) -> None:
+        task = node.task
+        old = task.status
+        task.status = new
+        self._counts[old] -= 1
+        self._counts[new] += 1
+        self._emit(node, old, new, self._loop.time() if time is None else time,
+                   slot, reason, retry_at)
+
+    def _emit(self, node: _Node, old: Optional[TaskStatus], new: TaskStatus, time: float,
+              slot: Optional[int] = None, reason: str = "", retry_at: Optional[float] = None) -> None:
+        event = TaskEvent(time, node.task.id, old, new, len(node.task.attempts), slot, reason, retry_at)
+        if self.event_log is not None:
+            self.event_log.append(event)
+        for queue in self._streams:
+            queue.put_nowait(event)
+        for callback in self._listeners:
+            try:
+                callback(event)
+            except Exception as exc:  # a broken view must not break the scheduler
+                self._loop.call_exception_handler(
+                    {"message": f"scheduler event listener {callback!r} raised", "exception": exc}
+                )
+
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._active:
+                raise RuntimeError("this scheduler is running on another event loop")
+            self._loop = loop
+            self._t_start = None
+        return loop
+
+    def _wall(self, loop_time: float) -> datetime:
+        anchor, anchor_time = self._anchor
+        return anchor + timedelta(seconds=loop_time - anchor_time)
+
+    def _elapsed(self) -> float:
+        if self._t_start is None:
+            return 0.0
+        end = self._loop.time() if self._active else self._t_stop
+        return max(0.0, (end if end is not None else self._t_start) - self._t_start)
+
+
+def _expire(node: _Node) -> None:
+    node.timer = None
+    node.timed_out = True
+    node.runner.cancel()
+
+
+async def _raise(exc: BaseException) -> Any:
+    raise exc
+
+
+def _discard(items: list, item: Any) -> None:
+    if item in items:
+        items.remove(item)
+
+
+def _upstream_error(task_id: str, upstream: _Node, status: Optional[TaskStatus] = None,
+                    root: Optional[str] = None) -> DependencyFailedError:
+    if root is None and isinstance(upstream.task.error, DependencyFailedError):
+        root = upstream.task.error.root
+    return DependencyFailedError(task_id, upstream.task.id, status or upstream.task.status, root)
+
+
+def _check_numbers(task: Task) -> None:
+    problems = []
+    if not isinstance(task.priority, (int, float)) or isinstance(task.priority, bool):
+        problems.append(f"priority must be a number, got {task.priority!r}")
+    if task.timeout is not None and not (isinstance(task.timeout, (int, float)) and task.timeout > 0):
+        problems.append(f"timeout must be a positive number of seconds or None, got {task.timeout!r}")
+    if not isinstance(task.max_retries, int) or task.max_retries < 0:
+        problems.append(f"max_retries must be an integer >= 0, got {task.max_retries!r}")
+    if not isinstance(task.retry_delay, (int, float)) or task.retry_delay < 0:
+        problems.append(f"retry_delay must be a number >= 0, got {task.retry_delay!r}")
+    if problems:
+        raise ValueError(f"task {task.id!r}: " + "; ".join(problems))
