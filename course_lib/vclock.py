@@ -152,8 +152,9 @@ def run_virtual(
 
     try:
         asyncio.get_running_loop()
-    except RuntimeError:
-        return run()
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="virtual-clock") as pool:
-        return pool.submit(run).result()
-
+    except RuntimeError:  # the usual case: no loop in this thread
+        pass
+    else:
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="virtual-clock") as pool:
+            return pool.submit(run).result()
+    return run()

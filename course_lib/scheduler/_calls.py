@@ -43,15 +43,21 @@ class CallPlan:
 def ordered_dependencies(task: Task) -> tuple[str, ...]:
     """A set gives sorted id order; a list or tuple keeps its order."""
     deps = task.dependencies
-    if isinstance(deps, (str, bytes)) or not isinstance(deps, (Set, Sequence)):
+    kind = type(deps)  # exact-type fast paths first: ABC isinstance checks are slow
+    is_set = kind is set or kind is frozenset or (
+        kind is not list and kind is not tuple and isinstance(deps, Set))
+    if not is_set and kind is not list and kind is not tuple and (
+            isinstance(deps, (str, bytes)) or not isinstance(deps, Sequence)):
         raise TypeError(
             f"task {task.id!r}: dependencies must be a set, list or tuple of task ids, "
-            f"not {type(deps).__name__} ({deps!r})"
+            f"not {kind.__name__} ({deps!r})"
         )
-    ordered = tuple(sorted(deps)) if isinstance(deps, Set) else tuple(deps)
-    for dep in ordered:
+    if not deps:
+        return ()
+    for dep in deps:
         if not isinstance(dep, str):
             raise TypeError(f"task {task.id!r}: dependency ids must be strings, got {dep!r}")
+    ordered = tuple(sorted(deps)) if is_set else tuple(deps)
     if len(set(ordered)) != len(ordered):
         raise ValueError(f"task {task.id!r}: a dependency is listed twice in {list(ordered)}")
     return ordered
@@ -63,13 +69,34 @@ def _is_async(func: Any) -> bool:
     )
 
 
-def plan_call(task: Task) -> CallPlan:
-    """Check that ``task.func`` accepts what the scheduler will pass, and how."""
+def plan_call(task: Task, cache: dict | None = None) -> CallPlan:
+    """Check that ``task.func`` accepts what the scheduler will pass, and how.
+
+    The verdict depends only on the callable, the number of positional
+    arguments, the keyword names and the number of dependencies; *cache*
+    keeps it per scheduler, since ``inspect.signature`` is slow and most
+    tasks share a few callables.
+    """
     if not callable(task.func):
         raise TaskSignatureError(f"task {task.id!r}: func must be callable, got {task.func!r}")
     if not isinstance(task.args, tuple) or not isinstance(task.kwargs, dict):
         raise TaskSignatureError(f"task {task.id!r}: args must be a tuple and kwargs a dict")
     deps = ordered_dependencies(task)
+    if cache is None:
+        return _plan(task, deps)
+    try:
+        key = (task.func, len(task.args), tuple(task.kwargs), len(deps))
+        inject, is_async = cache[key]
+    except TypeError:  # an unhashable callable
+        return _plan(task, deps)
+    except KeyError:
+        plan = _plan(task, deps)
+        cache[key] = plan.inject, plan.is_async
+        return plan
+    return CallPlan(deps, inject, is_async)
+
+
+def _plan(task: Task, deps: tuple[str, ...]) -> CallPlan:
     is_async = _is_async(task.func)
     try:
         sig = inspect.signature(task.func)

@@ -103,6 +103,7 @@ from heapq import heappop, heappush
 from typing import Any, Optional, TextIO
 
 from ._calls import CallPlan, plan_call
+from ._deadlines import Deadlines
 from ._explain import explain
 from .progress import ProgressLine
 from .stats import percentiles
@@ -128,7 +129,7 @@ class _Node:
     """The scheduler's private bookkeeping for one task (graphlib-style)."""
 
     __slots__ = (
-        "task", "plan", "seq", "remaining", "successors", "timer", "runner",
+        "task", "plan", "seq", "remaining", "successors", "timer", "deadline", "runner",
         "cancel_reason", "timed_out", "ended_at", "waiters",
     )
 
@@ -138,7 +139,8 @@ class _Node:
         self.seq = seq  # add order: the FIFO tie-break
         self.remaining = 0  # dependencies not yet COMPLETED
         self.successors: list[str] = []
-        self.timer: Optional[asyncio.TimerHandle] = None  # timeout or backoff
+        self.timer: Optional[asyncio.TimerHandle] = None  # backoff
+        self.deadline: Optional[int] = None  # token of the running attempt's timeout
         self.runner: Optional[asyncio.Future] = None  # the running attempt
         self.cancel_reason: Optional[str] = None
         self.timed_out = False
@@ -183,6 +185,7 @@ class SmartScheduler:
         self.event_log: Optional[list[TaskEvent]] = [] if record_events else None
 
         self._nodes: dict[str, _Node] = {}
+        self._plan_cache: dict = {}
         self._seq = itertools.count()
         self._inactive: list[str] = []  # added while idle: activated by run()
         self._ready: list[tuple[float, int, str]] = []  # heap of (key, seq, id)
@@ -195,6 +198,7 @@ class SmartScheduler:
         self._listeners: list[Callable[[TaskEvent], Any]] = []
         self._streams: list[asyncio.Queue] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._deadlines: Optional[Deadlines] = None
         self._active = False  # a run() is in progress
         self._wakeup: Optional[asyncio.Future] = None
         self._executor: Optional[ThreadPoolExecutor] = None
@@ -215,7 +219,7 @@ class SmartScheduler:
         _check_numbers(task)
         if task.status is not PENDING or task.attempts:
             raise ValueError(f"task {task.id!r} was already used ({task.status.value}); add a new Task")
-        plan = plan_call(task)
+        plan = plan_call(task, self._plan_cache)
         loop = self._bind_loop()
         if self._active:
             self._check_graph([task.id], extra={task.id: plan})
@@ -244,7 +248,7 @@ class SmartScheduler:
         loop = self._bind_loop()
         display = None
         try:
-            order = self._check_graph(self._inactive)
+            self._check_graph(self._inactive)
             self._active = True
             now = loop.time()
             self._anchor = (datetime.now(), now)
@@ -255,8 +259,7 @@ class SmartScheduler:
                 display = ProgressLine(self, sys.stderr if progress is True else progress)
                 self._listeners.append(display)
             inactive, self._inactive = self._inactive, []
-            position = {tid: i for i, tid in enumerate(inactive)}
-            for tid in sorted(order, key=position.__getitem__):  # add order, deps first
+            for tid in inactive:
                 self._activate(self._nodes[tid])
             self._dispatch()
             while self._unfinished:
@@ -395,8 +398,13 @@ class SmartScheduler:
         except KeyError:
             raise KeyError(f"unknown task id {task_id!r}") from None
 
-    def _check_graph(self, ids: list[str], extra: dict[str, CallPlan] | None = None) -> list[str]:
-        """Raise ValueError for unknown ids or cycles among *ids*; return a topological order."""
+    def _check_graph(self, ids: list[str], extra: dict[str, CallPlan] | None = None) -> None:
+        """Raise ValueError for unknown dependency ids or cycles among *ids*.
+
+        Activation does not need a topological order (a task hooks itself to
+        upstream tasks whatever their state), so only cycles are looked for,
+        and only among tasks that have dependencies.
+        """
         plans = {tid: self._nodes[tid].plan for tid in ids if tid in self._nodes}
         plans.update(extra or {})
         unknown = [
@@ -409,9 +417,9 @@ class SmartScheduler:
             raise ValueError(
                 "unknown dependency id(s), never added to this scheduler: " + "; ".join(unknown)
             )
-        graph = {tid: [d for d in plan.deps if d in plans] for tid, plan in plans.items()}
+        graph = {tid: [d for d in plan.deps if d in plans] for tid, plan in plans.items() if plan.deps}
         try:
-            return list(TopologicalSorter(graph).static_order())
+            TopologicalSorter(graph).prepare()
         except CycleError as exc:
             cycle = " -> ".join(reversed(exc.args[1]))
             raise ValueError(f"dependency cycle: {cycle} (each task depends on the next)") from None
@@ -477,10 +485,13 @@ class SmartScheduler:
                 awaitable = _raise(exc)
         else:
             awaitable = self._in_thread(attempt, task.func, args, kwargs)
-        runner = asyncio.ensure_future(awaitable, loop=loop)
+        if inspect.iscoroutine(awaitable):
+            runner = loop.create_task(awaitable)
+        else:  # some other awaitable (a Future, an object with __await__)
+            runner = asyncio.ensure_future(awaitable, loop=loop)
         node.runner = runner
         if task.timeout is not None:
-            node.timer = loop.call_later(task.timeout, _expire, node)
+            node.deadline = self._deadlines.add(now + task.timeout, node)
         runner.add_done_callback(functools.partial(self._on_attempt_done, node))
 
     async def _in_thread(self, attempt: Attempt, func: Callable, args: tuple, kwargs: dict) -> Any:
@@ -506,9 +517,9 @@ class SmartScheduler:
 
     def _on_attempt_done(self, node: _Node, runner: asyncio.Future) -> None:
         task, now = node.task, self._loop.time()
-        if node.timer is not None:
-            node.timer.cancel()
-            node.timer = None
+        if node.deadline is not None:
+            self._deadlines.cancel(node.deadline)
+            node.deadline = None
         node.runner = None
         del self._running[task.id]
         attempt = task.attempts[-1]
@@ -674,6 +685,7 @@ class SmartScheduler:
             if self._active:
                 raise RuntimeError("this scheduler is running on another event loop")
             self._loop = loop
+            self._deadlines = Deadlines(loop, _expire)
             self._t_start = None
         return loop
 
@@ -689,9 +701,10 @@ class SmartScheduler:
 
 
 def _expire(node: _Node) -> None:
-    node.timer = None
-    node.timed_out = True
-    node.runner.cancel()
+    node.deadline = None
+    if not node.runner.done():  # else it finished in time; its callback is queued
+        node.timed_out = True
+        node.runner.cancel()
 
 
 async def _raise(exc: BaseException) -> Any:
@@ -711,6 +724,10 @@ def _upstream_error(task_id: str, upstream: _Node, status: Optional[TaskStatus] 
 
 
 def _check_numbers(task: Task) -> None:
+    if (type(task.priority) is int and type(task.max_retries) is int and task.max_retries >= 0
+            and type(task.timeout) is float and task.timeout > 0
+            and type(task.retry_delay) is float and task.retry_delay >= 0):
+        return  # the common case, checked fast
     problems = []
     if not isinstance(task.priority, (int, float)) or isinstance(task.priority, bool):
         problems.append(f"priority must be a number, got {task.priority!r}")
