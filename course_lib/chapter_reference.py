@@ -17,11 +17,14 @@ Example use::
 
 from __future__ import annotations
 
+import asyncio
 import linecache
 import sys
 import types
+from collections.abc import Coroutine
+from typing import Any
 
-__all__ = ["SOURCE", "SET_LIST_FIX", "load"]
+__all__ = ["SOURCE", "SET_LIST_FIX", "load", "chapter_test_scheduler"]
 
 FILENAME = "chapter_reference_solution.py"
 
@@ -209,3 +212,78 @@ def load(fixed: bool = False) -> types.ModuleType:
     sys.modules[name] = module  # dataclasses looks the module up while building Task
     exec(compile(source, filename, "exec"), module.__dict__)
     return module
+
+
+def chapter_test_scheduler(implementation: Any) -> Coroutine[Any, Any, None]:
+    """The chapter's ``test_scheduler()``, unchanged, run against *implementation*.
+
+    *implementation* is anything with ``SmartScheduler`` and ``Task``
+    attributes: ``course_lib`` itself, ``load()``, ``load(fixed=True)`` or a
+    learner's module.  Returns the coroutine; run it with ``await`` or
+    `course_lib.run_virtual`.
+    """
+    names = {
+        "asyncio": asyncio,
+        "SmartScheduler": implementation.SmartScheduler,
+        "Task": implementation.Task,
+    }
+    test = types.FunctionType(_chapter_test_scheduler.__code__, names, "test_scheduler")
+    return test()
+
+
+# The chapter's test code, verbatim; its globals are supplied above.
+async def _chapter_test_scheduler():
+    scheduler = SmartScheduler(max_workers=3)
+    
+    # 定义测试任务
+    async def task_a():
+        await asyncio.sleep(1)
+        return "A完成"
+    
+    async def task_b(a_result: str):
+        await asyncio.sleep(1)
+        return f"B完成（依赖: {a_result}）"
+    
+    async def task_c():
+        await asyncio.sleep(0.5)
+        return "C完成"
+    
+    async def task_fail():
+        raise Exception("模拟失败")
+    
+    # 添加任务
+    task_a_id = await scheduler.add_task(Task(
+        id="task-a",
+        func=task_a,
+        priority=1
+    ))
+    
+    task_b_id = await scheduler.add_task(Task(
+        id="task-b",
+        func=task_b,
+        priority=2,
+        dependencies={"task-a"}
+    ))
+    
+    await scheduler.add_task(Task(
+        id="task-c",
+        func=task_c,
+        priority=1
+    ))
+    
+    await scheduler.add_task(Task(
+        id="task-fail",
+        func=task_fail,
+        max_retries=2
+    ))
+    
+    # 运行调度器
+    results = await scheduler.run()
+    
+    # 打印结果
+    print("\n=== 任务结果 ===")
+    for task_id, task in results.items():
+        print(f"{task_id}: {task.status.value} - {task.result or task.error}")
+    
+    print(f"\n=== 统计信息 ===")
+    print(scheduler.get_stats())

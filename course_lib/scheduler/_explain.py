@@ -73,10 +73,10 @@ def explain(scheduler: Any, node: Any, lang: str = "en") -> str:
         )
     if not scheduler._active:
         return text["idle"].format(id=task.id)
-    entry = next(e for e in scheduler._ready if e[2] == task.id)
+    entry = next((e for e in scheduler._ready if e[2] == task.id), None)
     ahead = sorted(
         e for e in scheduler._ready
-        if e < entry and scheduler.tasks[e[2]].status is TaskStatus.PENDING
+        if entry is not None and e < entry and scheduler.tasks[e[2]].status is TaskStatus.PENDING
     )
     reasons = []
     if not scheduler._free_slots:

@@ -475,23 +475,27 @@ class SmartScheduler:
         if task.started_at is None:
             task.started_at = self._wall(now)
         node.timed_out = False
-        self._running[task.id] = node
-        self._transition(node, RUNNING, slot=slot, time=now)
         args, kwargs = node.plan.call_args(task, self.tasks)
         if node.plan.is_async:
             try:
                 awaitable = task.func(*args, **kwargs)
             except Exception as exc:  # raised before returning a coroutine
-                awaitable = _raise(exc)
+                awaitable = _settled(error=exc)
         else:
             awaitable = self._in_thread(attempt, task.func, args, kwargs)
         if inspect.iscoroutine(awaitable):
             runner = loop.create_task(awaitable)
-        else:  # some other awaitable (a Future, an object with __await__)
+        elif inspect.isawaitable(awaitable):  # a Future, an object with __await__
             runner = asyncio.ensure_future(awaitable, loop=loop)
+        else:  # an "async" callable that returned a plain value
+            runner = loop.create_task(_settled(awaitable))
+        # The runner exists before anyone hears of the start, so a listener
+        # may cancel the task from its RUNNING event.
         node.runner = runner
+        self._running[task.id] = node
         if task.timeout is not None:
             node.deadline = self._deadlines.add(now + task.timeout, node)
+        self._transition(node, RUNNING, slot=slot, time=now)
         runner.add_done_callback(functools.partial(self._on_attempt_done, node))
 
     async def _in_thread(self, attempt: Attempt, func: Callable, args: tuple, kwargs: dict) -> Any:
@@ -707,8 +711,10 @@ def _expire(node: _Node) -> None:
         node.runner.cancel()
 
 
-async def _raise(exc: BaseException) -> Any:
-    raise exc
+async def _settled(value: Any = None, error: Optional[BaseException] = None) -> Any:
+    if error is not None:
+        raise error
+    return value
 
 
 def _discard(items: list, item: Any) -> None:
