@@ -200,6 +200,7 @@ class SmartScheduler:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._deadlines: Optional[Deadlines] = None
         self._active = False  # a run() is in progress
+        self._dispatch_queued = False
         self._wakeup: Optional[asyncio.Future] = None
         self._executor: Optional[ThreadPoolExecutor] = None
         self._t_start: Optional[float] = None
@@ -231,7 +232,7 @@ class SmartScheduler:
         self._emit(node, None, PENDING, loop.time())
         if self._active:
             self._activate(node)
-            self._dispatch()
+            self._dispatch_soon()
         else:
             self._inactive.append(task.id)
         return task.id
@@ -452,8 +453,20 @@ class SmartScheduler:
         key = priority + self.aging * self._loop.time() if self.aging else priority
         heappush(self._ready, (key, node.seq, node.task.id))
 
+    def _dispatch_soon(self) -> None:
+        """Dispatch once the callbacks already queued on the loop have run.
+
+        Attempts that end in the same loop iteration all report first, so the
+        next task is chosen among everything they made ready, not just among
+        what the first of them did.  Several requests coalesce into one pass.
+        """
+        if not self._dispatch_queued:
+            self._dispatch_queued = True
+            self._loop.call_soon(self._dispatch)
+
     def _dispatch(self) -> None:
         """Start the best ready tasks while worker slots are free."""
+        self._dispatch_queued = False
         if not self._active:
             return
         ready, nodes = self._ready, self._nodes
@@ -552,7 +565,7 @@ class SmartScheduler:
             self._back_off(node, attempt, exc, now)
         else:
             self._end(node, outcome, error=exc, time=now)
-        self._dispatch()
+        self._dispatch_soon()
 
     def _should_retry(self, task: Task, outcome: TaskStatus, exc: BaseException) -> bool:
         if len(task.attempts) > task.max_retries:
@@ -586,7 +599,7 @@ class SmartScheduler:
         node.timer = None
         if node.task.status is PENDING:
             self._push_ready(node)
-            self._dispatch()
+            self._dispatch_soon()
 
     # ------------------------------------------------------------- endings
 
