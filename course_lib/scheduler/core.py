@@ -229,7 +229,7 @@ class SmartScheduler:
         self.tasks[task.id] = task
         self._counts[PENDING] += 1
         self._unfinished += 1
-        self._emit(node, None, PENDING, loop.time())
+        self._emit(node, None, PENDING, loop.time(), priority=task.priority)
         if self._active:
             self._activate(node)
             self._dispatch_soon()
@@ -682,8 +682,12 @@ class SmartScheduler:
                    slot, reason, retry_at)
 
     def _emit(self, node: _Node, old: Optional[TaskStatus], new: TaskStatus, time: float,
-              slot: Optional[int] = None, reason: str = "", retry_at: Optional[float] = None) -> None:
-        event = TaskEvent(time, node.task.id, old, new, len(node.task.attempts), slot, reason, retry_at)
+              slot: Optional[int] = None, reason: str = "", retry_at: Optional[float] = None,
+              priority: Optional[float] = None) -> None:
+        attempts = node.task.attempts
+        outcome = attempts[-1].outcome if old is RUNNING else None
+        event = TaskEvent(time, node.task.id, old, new, len(attempts), slot, reason, retry_at,
+                          outcome, priority, node.plan.deps if old is None else ())
         if self.event_log is not None:
             self.event_log.append(event)
         for queue in self._streams:

@@ -140,7 +140,10 @@ class TaskEvent(NamedTuple):
     added.  ``attempt`` is the attempt the change belongs to (0 before the
     first).  ``retry_at`` is set when a failed attempt goes into backoff
     (RUNNING -> PENDING): the task re-enters the ready queue at that time.
-    Timelines, statistics and dashboards are all drawn from these records.
+    ``outcome`` says how an attempt ended (COMPLETED, FAILED, TIMEOUT or
+    CANCELLED) on every event that leaves RUNNING.  The event that adds a task (``old is None``) also carries its
+    ``priority`` and ``dependencies``, so a recorded event list alone is
+    enough to draw timelines, graphs and statistics.
     """
 
     time: float
@@ -151,3 +154,6 @@ class TaskEvent(NamedTuple):
     slot: Optional[int] = None
     reason: str = ""
     retry_at: Optional[float] = None
+    outcome: Optional[TaskStatus] = None  # how the attempt ended, on events leaving RUNNING
+    priority: Optional[float] = None
+    dependencies: tuple[str, ...] = ()
