@@ -237,17 +237,21 @@ class SmartScheduler:
             self._inactive.append(task.id)
         return task.id
 
-    async def run(self, *, progress: bool | TextIO = False) -> dict[str, Task]:
+    async def run(
+        self, *, progress: bool | TextIO = False, monitor: bool | str = False
+    ) -> dict[str, Task]:
         """Run until every task has ended; return ``{task_id: Task}``.
 
         Raises `ValueError` for unknown dependency ids or cycles before
         anything runs.  ``progress=True`` (or a text stream) draws a one-line
-        progress display on stderr (or that stream).
+        progress display on stderr (or that stream).  ``monitor=True`` shows
+        the live dashboard (`course_lib.viz.SchedulerDashboard`; pass "text"
+        or "widget" to choose its mode).
         """
         if self._active:
             raise RuntimeError("run() is already in progress on this scheduler")
         loop = self._bind_loop()
-        display = None
+        views: list[Any] = []
         try:
             self._check_graph(self._inactive)
             self._active = True
@@ -257,8 +261,13 @@ class SmartScheduler:
                 self._t_start = now
             self._t_stop = None
             if progress:
-                display = ProgressLine(self, sys.stderr if progress is True else progress)
-                self._listeners.append(display)
+                line = ProgressLine(self, sys.stderr if progress is True else progress)
+                views.append((line, self.subscribe(line)))
+            if monitor:
+                from ..viz.dashboard import SchedulerDashboard  # views load only when asked for
+
+                dashboard = SchedulerDashboard(self, mode="auto" if monitor is True else monitor)
+                views.append((dashboard.open(), None))
             inactive, self._inactive = self._inactive, []
             for tid in inactive:
                 self._activate(self._nodes[tid])
@@ -278,9 +287,10 @@ class SmartScheduler:
                 self._executor = None
             for queue in self._streams:
                 queue.put_nowait(_END)
-            if display is not None:
-                self._listeners.remove(display)
-                display.close()
+            for view, unsubscribe in views:
+                if unsubscribe is not None:
+                    unsubscribe()
+                view.close()
         return self.tasks
 
     async def process_task(self, task: Task) -> Task:

@@ -1,0 +1,100 @@
+"""The dashboard's widget state and the text fallback, after virtual-clock runs."""
+
+import asyncio
+import time
+
+from course_lib import SmartScheduler, Task, run_virtual
+from course_lib.viz.dashboard import SchedulerDashboard, widgets_available
+from course_lib.viz.report import text_report
+
+
+async def _work(seconds):
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+async def _broken():
+    raise ValueError("broken")
+
+
+async def _small_run(**run_kwargs):
+    s = SmartScheduler(max_workers=2)
+    await s.add_task(Task(id="a", func=_work, args=(1.0,), priority=0))
+    await s.add_task(Task(id="b", func=_work, args=(0.5,), dependencies=["a"]))
+    await s.add_task(Task(id="c", func=_broken, max_retries=1, retry_delay=0.25))
+    await s.add_task(Task(id="d", func=_work, args=(0.5,), dependencies=["c"]))
+    await s.run(**run_kwargs)
+    return s
+
+
+def test_text_fallback_is_exact_on_the_virtual_clock():
+    assert text_report(run_virtual(_small_run())) == "\n".join([
+        "[####################] 4/4 done | 0 running | 0 queued | 2 ok | 1 failed | 1 cancelled",
+        "task  prio  status     tries   start     end",
+        "a        0  completed      1    0.00    1.00",
+        "b        1  completed      1    1.00    1.50",
+        "c        1  failed         2    0.00    0.25",
+        "d        1  cancelled      0       -    0.25",
+        "elapsed 1.50 s | throughput 1.33 tasks/s | success rate 50% | retries 1",
+    ])
+
+
+def test_monitor_text_prints_the_report_once_at_the_end(capsys):
+    scheduler = run_virtual(_small_run(monitor="text"))
+    out = capsys.readouterr().out
+    assert out == text_report(scheduler) + "\n"
+
+
+def test_widget_state_after_a_run():
+    scheduler = run_virtual(_small_run())
+    dashboard = SchedulerDashboard(scheduler, mode="widget")
+    dashboard.open()
+    dashboard.close()
+    assert (dashboard.progress.value, dashboard.progress.max) == (4, 4)
+    assert dashboard.progress.description == "4/4"
+    assert dashboard.progress.bar_style == "danger"  # something failed
+    for badge in ("completed 2", "failed 1", "cancelled 1", "running 0"):
+        assert badge in dashboard.counts.value
+    table = dashboard.table.value
+    assert table.count("<tr>") == 5  # header + 4 tasks
+    assert 'color:#d62728;font-weight:bold">failed' in table
+    assert "2 completed, 1 failed, 1 cancelled, 1 retries" in dashboard.summary.value
+
+
+def test_dashboard_follows_a_run_and_unsubscribes():
+    async def main():
+        s = SmartScheduler(max_workers=1)
+        for i in range(20):
+            await s.add_task(Task(id=f"t{i}", func=_work, args=(0.1,)))
+        dashboard = SchedulerDashboard(s, mode="widget", min_interval=0.0)
+        dashboard.open()
+        await s.run()
+        dashboard.close()
+        return s, dashboard
+
+    scheduler, dashboard = run_virtual(main())
+    assert dashboard.renders > 20  # one per event with no throttling, plus open and close
+    assert dashboard.progress.value == 20
+    assert not scheduler._listeners
+
+
+def test_updates_are_throttled_in_real_time():
+    async def main():
+        s = SmartScheduler(max_workers=3)
+        for i in range(200):
+            await s.add_task(Task(id=f"t{i}", func=_work, args=(0.1,)))
+        dashboard = SchedulerDashboard(s, mode="widget")  # default: at most ~10 per second
+        started = time.monotonic()
+        dashboard.open()
+        await s.run()
+        dashboard.close()
+        return dashboard, time.monotonic() - started
+
+    dashboard, real_seconds = run_virtual(main())
+    assert dashboard.renders <= 3 + 10 * real_seconds  # 600 events, a handful of redraws
+    assert dashboard.progress.value == 200
+
+
+def test_auto_mode_is_text_outside_a_kernel():
+    assert not widgets_available()
+    assert SchedulerDashboard(SmartScheduler(), mode="auto").mode == "text"
