@@ -2,12 +2,14 @@
 # get the same behaviour with `py tools\dev.py <target>`.
 PYTHON ?= python3
 
-.PHONY: lab test bench clean
+.PHONY: lab test bench images clean
 lab:
 	$(PYTHON) tools/dev.py lab
 test:
 	$(PYTHON) tools/dev.py test
 bench:
 	$(PYTHON) tools/dev.py bench
+images:
+	$(PYTHON) tools/dev.py images
 clean:
 	$(PYTHON) tools/dev.py clean

@@ -3,6 +3,7 @@
     python tools/dev.py lab     # create .venv if needed, install, open JupyterLab
     python tools/dev.py test    # create .venv if needed, install, run every test
     python tools/dev.py bench   # run the benchmark scripts in bench/
+    python tools/dev.py images  # regenerate the example images in docs/img
 
 `make lab` / `make test` call this file; on Windows run `py tools\\dev.py lab`.
 The virtual environment is reinstalled only when pyproject.toml changes.
@@ -69,11 +70,16 @@ def bench() -> None:
         _run(python, script)
 
 
+def images() -> None:
+    python = ensure_env()
+    _run(python, ROOT / "tools" / "make_images.py")
+
+
 def clean() -> None:
     shutil.rmtree(VENV, ignore_errors=True)
 
 
-COMMANDS = {"lab": lab, "test": test, "bench": bench, "clean": clean}
+COMMANDS = {"lab": lab, "test": test, "bench": bench, "images": images, "clean": clean}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

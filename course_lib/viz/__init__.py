@@ -4,8 +4,13 @@ Views only read events (or read-only snapshots); they never change the core.
 """
 
 from .dag import dag_plot
+from .dashboard import SchedulerDashboard
 from .fonts import cjk_font
 from .timeline import scheduler_timeline
+from .report import text_report
 from .tracks import Span, TaskTrack, build_tracks
 
-__all__ = ["Span", "TaskTrack", "build_tracks", "cjk_font", "dag_plot", "scheduler_timeline"]
+__all__ = [
+    "SchedulerDashboard", "Span", "TaskTrack", "build_tracks", "cjk_font", "dag_plot",
+    "scheduler_timeline", "text_report",
+]

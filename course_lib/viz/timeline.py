@@ -104,8 +104,11 @@ def _draw_by_task(ax: Any, tracks: dict[str, TaskTrack], max_rows: int) -> str:
     if len(rows) <= MAX_ARROWS:
         for track in shown:
             for dep in track.dependencies:
-                if dep in rows and tracks[dep].ended is not None:
-                    head = track.runs[0].start if track.runs else track.ended
+                head = track.runs[0].start if track.runs else track.ended
+                # Only arrows that go forward in time: a task cancelled by one
+                # failed dependency may end before its other dependencies do.
+                if dep in rows and tracks[dep].ended is not None and head is not None \
+                        and tracks[dep].ended <= head:
                     ax.annotate("", xy=(head, rows[track.id]), xytext=(tracks[dep].ended, rows[dep]),
                                 arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 1},
                                 gid=f"dep:{dep}->{track.id}")

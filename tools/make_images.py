@@ -1,0 +1,28 @@
+"""Regenerate the example images in docs/img (run: python tools/make_images.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from course_lib import run_virtual
+from course_lib.demos import scheduler_demo
+from course_lib.viz import dag_plot, scheduler_timeline
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "img"
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    scheduler = run_virtual(scheduler_demo())
+    figures = {
+        "scheduler_timeline.png": scheduler_timeline(scheduler),
+        "scheduler_slots.png": scheduler_timeline(scheduler, by="slot"),
+        "scheduler_dag.png": dag_plot(scheduler),
+    }
+    for name, fig in figures.items():
+        fig.savefig(OUT / name, dpi=100, metadata={"Software": None})
+        print("wrote", OUT / name)
+
+
+if __name__ == "__main__":
+    main()
