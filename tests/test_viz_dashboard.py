@@ -4,7 +4,8 @@ import asyncio
 import time
 
 from course_lib import SmartScheduler, Task, run_virtual
-from course_lib.viz.dashboard import SchedulerDashboard, widgets_available
+from course_lib._jupyter import widgets_available
+from course_lib.viz.dashboard import SchedulerDashboard
 from course_lib.viz.report import text_report
 
 

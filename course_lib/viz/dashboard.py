@@ -23,12 +23,13 @@ import html
 import time
 from typing import Any, Optional
 
+from .._jupyter import ipython_shell, widgets_available
 from ..scheduler.task import TaskStatus
 from .report import text_report
 from .timeline import OUTCOME_COLORS
 from .tracks import build_tracks
 
-__all__ = ["SchedulerDashboard", "widgets_available"]
+__all__ = ["SchedulerDashboard"]
 
 STATUS_COLORS = {
     TaskStatus.PENDING: "#9e9e9e",
@@ -40,26 +41,6 @@ STATUS_COLORS = {
     TaskStatus.CANCELLED: OUTCOME_COLORS[TaskStatus.CANCELLED],
 }
 MAX_TABLE_ROWS = 30
-
-
-def _shell() -> Any:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    return get_ipython()
-
-
-def widgets_available() -> bool:
-    """True inside a Jupyter kernel with ipywidgets installed."""
-    shell = _shell()
-    if shell is None or not hasattr(shell, "kernel"):
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class SchedulerDashboard:
@@ -88,7 +69,7 @@ class SchedulerDashboard:
 
     def open(self) -> SchedulerDashboard:
         """Show the dashboard and start following the scheduler's events."""
-        shell = _shell()
+        shell = ipython_shell()
         if shell is not None:
             from IPython.display import Pretty, display
 
