@@ -2,7 +2,7 @@
 # get the same behaviour with `py tools\dev.py <target>`.
 PYTHON ?= python3
 
-.PHONY: lab test bench images clean
+.PHONY: lab test bench images notebooks clean
 lab:
 	$(PYTHON) tools/dev.py lab
 test:
@@ -11,5 +11,7 @@ bench:
 	$(PYTHON) tools/dev.py bench
 images:
 	$(PYTHON) tools/dev.py images
+notebooks:
+	$(PYTHON) tools/dev.py notebooks
 clean:
 	$(PYTHON) tools/dev.py clean

@@ -4,6 +4,7 @@
     python tools/dev.py test    # create .venv if needed, install, run every test
     python tools/dev.py bench   # run the benchmark scripts in bench/
     python tools/dev.py images  # regenerate the example images in docs/img
+    python tools/dev.py notebooks  # re-execute every notebook and save its outputs
 
 `make lab` / `make test` call this file; on Windows run `py tools\\dev.py lab`.
 The virtual environment is reinstalled only when pyproject.toml changes.
@@ -75,11 +76,18 @@ def images() -> None:
     _run(python, ROOT / "tools" / "make_images.py")
 
 
+def notebooks() -> None:
+    python = ensure_env()
+    _run(python, ROOT / "tools" / "run_notebooks.py", *sys.argv[2:])
+
+
 def clean() -> None:
     shutil.rmtree(VENV, ignore_errors=True)
 
 
-COMMANDS = {"lab": lab, "test": test, "bench": bench, "images": images, "clean": clean}
+COMMANDS = {
+    "lab": lab, "test": test, "bench": bench, "images": images, "notebooks": notebooks, "clean": clean,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

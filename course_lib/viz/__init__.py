@@ -3,6 +3,7 @@
 Views only read events (or read-only snapshots); they never change the core.
 """
 
+from .._jupyter import show_figures_inline
 from .dag import dag_plot
 from .dashboard import SchedulerDashboard
 from .fonts import cjk_font
@@ -14,3 +15,5 @@ __all__ = [
     "SchedulerDashboard", "Span", "TaskTrack", "build_tracks", "cjk_font", "dag_plot",
     "scheduler_timeline", "text_report",
 ]
+
+show_figures_inline()
