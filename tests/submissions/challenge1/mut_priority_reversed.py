@@ -1,0 +1,8 @@
+# criterion: priority -- a higher number runs first.
+from heapq import heappush
+from _mutant import Correct, Task, TaskStatus  # noqa: F401
+
+
+class SmartScheduler(Correct):
+    def _push_ready(self, node):
+        heappush(self._ready, (-node.task.priority, node.seq, node.task.id))

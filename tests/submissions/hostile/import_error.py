@@ -1,0 +1,2 @@
+# raises at import
+raise RuntimeError("I am not finished yet")

@@ -1,0 +1,4 @@
+# calls sys.exit at import
+import sys
+
+sys.exit(1)

@@ -1,0 +1,3 @@
+# loops forever at import
+while True:
+    pass
