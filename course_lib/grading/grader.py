@@ -48,12 +48,14 @@ def grade_batch(folder: Path | str, out: Path | str, challenge: Optional[int] = 
                 jobs: int = 2, limits: Limits = Limits(), progress: TextIO = sys.stderr) -> list[Report]:
     """Grade every submission in *folder* (a .py file or a folder per learner).
 
+    Names starting with ``_`` or ``.`` are skipped (shared helper modules).
+
     Writes ``gradebook.csv`` (one row per learner, one column per criterion,
     and the total) and ``feedback/<learner>.txt`` into *out*.
     """
     folder, out = Path(folder), Path(out)
-    entries = sorted(p for p in folder.iterdir()
-                     if (p.is_file() and p.suffix == ".py") or (p.is_dir() and not p.name.startswith(".")))
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith(("_", "."))
+                     and ((p.is_file() and p.suffix == ".py") or p.is_dir()))
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     done = 0
