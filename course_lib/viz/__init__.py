@@ -4,16 +4,18 @@ Views only read events (or read-only snapshots); they never change the core.
 """
 
 from .._jupyter import show_figures_inline
+from .charts import backoff_plot, latency_plot
 from .dag import dag_plot
 from .dashboard import SchedulerDashboard
 from .fonts import cjk_font
+from .intervals import Interval, interval_timeline
 from .timeline import scheduler_timeline
 from .report import text_report
 from .tracks import Span, TaskTrack, build_tracks
 
 __all__ = [
-    "SchedulerDashboard", "Span", "TaskTrack", "build_tracks", "cjk_font", "dag_plot",
-    "scheduler_timeline", "text_report",
+    "Interval", "SchedulerDashboard", "Span", "TaskTrack", "backoff_plot", "build_tracks", "cjk_font",
+    "dag_plot", "interval_timeline", "latency_plot", "scheduler_timeline", "text_report",
 ]
 
 show_figures_inline()

@@ -1,0 +1,86 @@
+"""Small charts for the practical-patterns notebook: retry delays and latencies.
+
+Example use::
+
+    from course_lib.viz import backoff_plot, latency_plot
+
+    backoff_plot({"no jitter": [1, 2, 4], "client A": [0.9, 2.3, 3.6]})
+    latency_plot([0.12, 0.2, 0.31, 1.4], errors=1)
+
+Both return a ``matplotlib.figure.Figure`` and show nothing by themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import accumulate
+from typing import Optional
+
+from matplotlib.figure import Figure
+
+from ..scheduler.stats import percentiles
+from .fonts import label, plot_style, safe_text
+from .intervals import PALETTE
+
+__all__ = ["backoff_plot", "latency_plot"]
+
+
+def backoff_plot(delays: Mapping[str, Sequence[float]], *, title: Optional[str] = None) -> Figure:
+    """Retry delays of several clients (or strategies): two panels.
+
+    Left: the delay before retry 1, 2, 3, ...  Right: the moments the retries
+    reach the server (the running sum of the delays, ignoring the attempts'
+    own duration), one row per client, so bunched-up retries are easy to see.
+    """
+    if not delays:
+        raise ValueError("give at least one series of delays")
+    with plot_style():
+        fig = Figure(figsize=(11, 1.8 + 0.3 * len(delays)))
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
+        for i, (name, series) in enumerate(delays.items()):
+            color = PALETTE[i % len(PALETTE)]
+            numbers = range(1, len(series) + 1)
+            left.plot(list(numbers), list(series), marker="o", color=color, label=safe_text(name),
+                      gid=f"delay:{name}")
+            moments = list(accumulate(series))
+            right.plot(moments, [i] * len(moments), linestyle="none", marker="|", markersize=14,
+                       markeredgewidth=2, color=color, gid=f"moments:{name}")
+        left.set_xlabel(label("第几次重试", "retry number"))
+        left.set_ylabel(label("等待（秒）", "delay (s)"))
+        left.set_xticks(range(1, 1 + max(len(s) for s in delays.values())))
+        left.grid(alpha=0.3)
+        if len(delays) <= 10:
+            left.legend(fontsize=8)
+        right.set_yticks(range(len(delays)))
+        right.set_yticklabels([safe_text(n) for n in delays], fontsize=8)
+        right.invert_yaxis()
+        right.set_xlabel(label("重试到达服务器的时刻（秒）", "when retries hit the server (s)"))
+        right.grid(axis="x", alpha=0.3)
+        fig.suptitle(safe_text(title) if title else label("指数退避的等待时间", "Exponential backoff delays"))
+        fig.tight_layout()
+    return fig
+
+
+def latency_plot(
+    latencies: Sequence[float], *, errors: int = 0, bins: int = 30, title: Optional[str] = None
+) -> Figure:
+    """Histogram of request latencies (seconds) with p50/p90/p99 lines and the error rate."""
+    stats = percentiles(latencies)
+    total = len(latencies) + errors
+    with plot_style():
+        fig = Figure(figsize=(9, 3.6))
+        ax = fig.add_subplot()
+        if latencies:
+            ax.hist(list(latencies), bins=bins, color="#9ecae1", edgecolor="white", gid="hist")
+        for (name, color) in (("p50", "#2ca02c"), ("p90", "#ff7f0e"), ("p99", "#d62728")):
+            ax.axvline(stats[name], color=color, linestyle="--", gid=f"line:{name}",
+                       label=f"{name} = {stats[name]:.3f} s")
+        ax.set_xlabel(label("耗时（秒）", "latency (s)"))
+        ax.set_ylabel(label("请求数", "requests"))
+        rate = errors / total if total else 0.0
+        ax.set_title(safe_text(title) if title else label(
+            f"{total} 个请求，错误率 {rate:.1%}", f"{total} requests, error rate {rate:.1%}"))
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+    return fig

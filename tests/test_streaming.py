@@ -1,0 +1,73 @@
+"""Fake LLM stream (on the virtual clock) and the typewriter's text mode."""
+
+import asyncio
+
+import pytest
+
+from course_lib import run_virtual
+from course_lib.streaming import Typewriter, fake_llm_stream, split_tokens
+
+TEXT = "异步编程让程序不再傻等。Streaming makes the first word appear early!"
+
+
+def test_tokens_join_back_to_the_text():
+    tokens = split_tokens(TEXT)
+    assert "".join(tokens) == TEXT
+    assert " Streaming" not in tokens and "Streaming" in tokens and " makes" in tokens
+    assert all(len(t) <= 2 for t in tokens if "\u4e00" <= t[0] <= "\u9fff")
+    assert split_tokens("你好世界", max_cjk=1) == ["你", "好", "世", "界"]
+    with pytest.raises(ValueError):
+        split_tokens("x", max_cjk=0)
+
+
+def test_stream_timing_is_exact_on_the_virtual_clock():
+    async def main():
+        loop = asyncio.get_running_loop()
+        arrivals = []
+        async for token in fake_llm_stream("你好世界 ok", first_token_delay=0.5, token_delay=0.1):
+            arrivals.append((round(loop.time(), 6), token))
+        return arrivals
+
+    arrivals = run_virtual(main())
+    assert arrivals == [(0.5, "你好"), (0.6, "世"), (0.7, "界"), (0.8, " ok")]
+    assert "".join(tok for _, tok in arrivals) == "你好世界 ok"
+
+
+def test_jitter_is_reproducible_and_bounded():
+    async def times(seed):
+        loop = asyncio.get_running_loop()
+        return [loop.time() async for _ in fake_llm_stream(TEXT, token_delay=0.1, jitter=0.5, seed=seed)]
+
+    first, again = run_virtual(times(7)), run_virtual(times(7))
+    assert first == again
+    gaps = [b - a for a, b in zip(first, first[1:])]
+    assert all(0.05 - 1e-9 <= g <= 0.15 + 1e-9 for g in gaps)
+    with pytest.raises(ValueError):
+        run_virtual(_bad_jitter())
+
+
+async def _bad_jitter():
+    async for _ in fake_llm_stream("x", jitter=2):
+        pass
+
+
+def test_typewriter_text_mode_prints_tokens_as_they_come(capsys):
+    writer = Typewriter(mode="text")
+    text = run_virtual(writer.consume(fake_llm_stream("你好 world", token_delay=0.01)))
+    assert text == "你好 world" and writer.finished and writer.tokens == 2
+    assert capsys.readouterr().out == "你好 world\n"
+
+
+def test_typewriter_widget_mode_renders_escaped_html_with_a_cursor():
+    pytest.importorskip("ipywidgets")
+    writer = Typewriter(mode="widget", title="AI")
+    writer._shown = True  # no front end in tests: skip display()
+    writer.write("<b>")
+    assert "&lt;b&gt;" in writer.widget.value and "▌" in writer.widget.value
+    assert writer.finish() == "<b>"
+    assert "▌" not in writer.widget.value
+
+
+def test_typewriter_rejects_unknown_modes():
+    with pytest.raises(ValueError):
+        Typewriter(mode="fancy")
