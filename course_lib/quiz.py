@@ -169,11 +169,12 @@ class Quiz:
         return "\n".join(lines)
 
     def text(self) -> str:
-        """All questions as plain text, for terminals and kernels without widgets."""
+        """All questions as compact plain text (two lines each), for terminals and
+        kernels without widgets."""
         blocks = []
         for i, q in enumerate(self.questions):
-            options = "\n".join(f"   {l}. {o}" for l, o in zip(q.letters(), q.options))
-            blocks.append(f"{i + 1}. {q.prompt}\n{options}")
+            options = "  ".join(f"{l}. {o}" for l, o in zip(q.letters(), q.options))
+            blocks.append(f"{i + 1}. {q.prompt}\n   {options}")
         return "\n\n".join(blocks)
 
     def show(self) -> Any:
