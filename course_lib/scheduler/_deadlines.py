@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from typing import Any, Optional
 
 __all__ = ["Deadlines"]
+
+_RESOLUTION = time.get_clock_info("monotonic").resolution
 
 
 class Deadlines:
@@ -68,7 +71,8 @@ class Deadlines:
 
     def _fire(self) -> None:
         self._timer, self._timer_at = None, float("inf")
-        heap, live, now = self._heap, self._live, self._loop.time()
+        # asyncio may run a timer up to one clock tick early; count those as due.
+        heap, live, now = self._heap, self._live, self._loop.time() + _RESOLUTION
         while heap and heap[0][0] <= now:
             _, token, item = heappop(heap)
             if live.pop(token, None) is not None:

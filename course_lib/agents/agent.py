@@ -1,0 +1,342 @@
+"""BaseAgent: the worker side of the agent system.
+
+An agent reads its inbox on the coordinator's message bus, runs each task it
+is sent (up to ``capacity`` at once, each in its own asyncio task), answers
+with a TASK_RESULT, and sends a HEARTBEAT every ``heartbeat_interval``.  It
+talks to other agents only through the bus: `send` and `broadcast` for
+notes, `request` to have another agent (or any agent with a capability) do
+a task and wait for the answer.
+
+The fault-injection hooks `crash`, `pause` and `fail_next` exist for
+teaching: they make failover, late results and retries happen on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from .types import (
+    AgentCapability,
+    AgentEvent,
+    EventKind,
+    InjectedFault,
+    InvalidTaskError,
+    Message,
+    MessageType,
+    StatusUpdate,
+    TaskRequest,
+    TaskResult,
+    loop_time,
+    parse_capability,
+)
+
+if TYPE_CHECKING:
+    from .coordinator import Coordinator
+
+__all__ = ["BaseAgent"]
+
+TASK_REQUEST, TASK_RESULT = MessageType.TASK_REQUEST, MessageType.TASK_RESULT
+AGENT_STATUS, HEARTBEAT, DIRECT = MessageType.AGENT_STATUS, MessageType.HEARTBEAT, MessageType.DIRECT
+
+
+class BaseAgent(ABC):
+    """An agent with capabilities; subclasses implement `process_task`.
+
+    Example use::
+
+        class Echo(BaseAgent):
+            def __init__(self, agent_id: str) -> None:
+                super().__init__(agent_id, {AgentCapability.SEARCH})
+
+            async def process_task(self, task: dict) -> Any:
+                return task["query"]
+
+        async with Coordinator() as coordinator:
+            await Echo("echo-1").connect(coordinator)   # the coordinator runs it
+            task_id = await coordinator.assign_task({"type": "search", "query": "hi"})
+            await coordinator.result(task_id)           # 'hi'
+
+    ``capacity`` is how many tasks it runs at once.  ``received`` keeps the
+    last DIRECT messages that the default `handle_message` was given.
+    """
+
+    def __init__(
+        self, agent_id: str, capabilities: Iterable[AgentCapability], *, capacity: int = 1
+    ) -> None:
+        if not isinstance(agent_id, str) or not agent_id:
+            raise ValueError(f"an agent id must be a non-empty string, got {agent_id!r}")
+        capabilities = set(capabilities)
+        if not capabilities or not all(isinstance(c, AgentCapability) for c in capabilities):
+            raise ValueError(f"agent {agent_id!r} needs a set of AgentCapability, got {capabilities!r}")
+        if type(capacity) is not int or capacity < 1:
+            raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
+        self.id = agent_id
+        self.capabilities = capabilities
+        self.capacity = capacity
+        self.coordinator: Optional[Coordinator] = None
+        self.running = False
+        self.received: deque[Message] = deque(maxlen=100)
+        self._task: Optional[asyncio.Task] = None  # run()
+        self._heartbeat_task: Optional[asyncio.Task] = None
+        self._jobs: dict[str, tuple[int, asyncio.Task]] = {}  # task id -> (attempt, job)
+        self._requests: dict[str, asyncio.Future] = {}  # task id -> answer
+        self._request_ids = itertools.count(1)
+        self._fail_next = 0
+        self._awake = asyncio.Event()  # cleared while paused
+        self._awake.set()
+        self._resume: Optional[asyncio.TimerHandle] = None
+
+    # ---------------------------------------------------------- chapter API
+
+    async def connect(self, coordinator: Coordinator) -> None:
+        """Register with *coordinator*, which starts `run` (now, or when it starts)."""
+        self.coordinator = coordinator
+        try:
+            await coordinator.register_agent(self)
+        except BaseException:
+            self.coordinator = None
+            raise
+
+    @abstractmethod
+    async def process_task(self, task: dict[str, Any]) -> Any:
+        """Do *task* and return its result; raising fails this attempt."""
+
+    async def run(self) -> None:
+        """The agent's loop: read the inbox, start tasks, send heartbeats.
+
+        The coordinator starts it when the agent connects (or when the
+        coordinator starts) and stops it by cancelling it.
+        """
+        coordinator = self._connected()
+        if self.running and self._task is not asyncio.current_task():
+            raise RuntimeError(f"agent {self.id!r} is already running")
+        bus = coordinator.message_bus
+        self.running = True
+        self._task = asyncio.current_task()
+        self._heartbeat_task = asyncio.create_task(
+            self._heartbeat(coordinator), name=f"heartbeat {self.id}"
+        )
+        try:
+            while True:
+                message = await bus.receive(self.id)
+                if not self._awake.is_set():
+                    await self._awake.wait()
+                kind = message.type
+                if kind is TASK_REQUEST:
+                    self._start_job(message.content)
+                elif kind is TASK_RESULT:
+                    answer = self._requests.get(message.content.task_id)
+                    if answer is not None and not answer.done():
+                        answer.set_result(message.content)
+                elif kind is AGENT_STATUS:
+                    self._drop_stale(message.content)
+                else:
+                    await self.handle_message(message)
+                await bus.acknowledge(self.id, message)
+        finally:
+            self._task = None  # so that _halt() does not cancel this very task
+            self._halt()
+            await asyncio.gather(*self._children(), return_exceptions=True)
+            self._heartbeat_task = None
+            self._jobs.clear()
+
+    async def send_message(self, message: Message) -> None:
+        """Send *message* on the coordinator's bus (held back while paused)."""
+        coordinator = self._connected()
+        if message.sender != self.id:
+            raise ValueError(f"agent {self.id!r} cannot send a message as {message.sender!r}")
+        if not self._awake.is_set():
+            await self._awake.wait()
+        await coordinator.message_bus.send(message)
+
+    # ------------------------------------------------------ talking to peers
+
+    async def send(self, receiver: str, content: Any) -> None:
+        """Send a DIRECT message with *content* to agent *receiver*."""
+        await self.send_message(Message(DIRECT, self.id, receiver, content))
+
+    async def broadcast(self, content: Any, capability: Optional[AgentCapability] = None) -> int:
+        """Send *content* to every other registered agent (with *capability*, if given).
+
+        Returns how many agents it was sent to.
+        """
+        coordinator = self._connected()
+        peers = coordinator.find_agents(capability) if capability else coordinator.agents.values()
+        receivers = [info.id for info in peers if info.id != self.id]
+        for receiver in receivers:
+            await self.send(receiver, content)
+        return len(receivers)
+
+    async def request(
+        self,
+        target: Union[AgentCapability, str],
+        payload: Mapping[str, Any],
+        *,
+        timeout: Optional[float] = None,
+    ) -> Any:
+        """Have another agent do a task, wait for it, and return its result.
+
+        *target* is a capability (any agent that has it; load balancing,
+        retries and failover apply) or an agent id (that agent only; its
+        ``"type"`` may be left out when it has one capability).  The request
+        is a task like any other, with a deadline of *timeout* seconds.
+        Raises the task's error, or `TimeoutError`.
+        """
+        coordinator = self._connected()
+        task = dict(payload)
+        agent_only = None
+        if isinstance(target, str) and target in coordinator.agents:
+            agent_only = target
+        else:
+            try:
+                task["type"] = parse_capability(target)
+            except InvalidTaskError:
+                raise InvalidTaskError(
+                    f"request target {target!r} is neither a registered agent nor a capability"
+                ) from None
+        task_id = f"{self.id}/request-{next(self._request_ids)}"
+        answer = asyncio.get_running_loop().create_future()
+        self._requests[task_id] = answer
+        try:
+            await self.send_message(Message(
+                TASK_REQUEST, self.id, coordinator.id,
+                TaskRequest(task_id, task, agent=agent_only, deadline=timeout),
+            ))
+            async with asyncio.timeout(timeout):
+                outcome: TaskResult = await answer
+        except TimeoutError:
+            raise TimeoutError(
+                f"agent {self.id!r}: request {task_id} to {getattr(target, 'value', target)!r} "
+                f"got no answer within {timeout:g} s"
+            ) from None
+        finally:
+            del self._requests[task_id]
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.result
+
+    async def handle_message(self, message: Message) -> None:
+        """Handle a DIRECT (or other non-task) message; by default keep it in `received`.
+
+        It runs inside the inbox loop, so it should be quick.
+        """
+        self.received.append(message)
+
+    # ------------------------------------------------------ fault injection
+
+    def crash(self) -> None:
+        """Die now, mid-task: no more results, messages or heartbeats.  Not undoable."""
+        if not self.running:
+            raise RuntimeError(f"agent {self.id!r} is not running, so it cannot crash")
+        self._halt()
+        self._note(EventKind.CRASH, "crash()")
+
+    def pause(self, seconds: float) -> None:
+        """Go silent for *seconds*: read no messages, send nothing, no heartbeats.
+
+        Tasks already running go on; their results wait until the pause ends.
+        A new pause replaces the rest of the current one.
+        """
+        if not self.running:
+            raise RuntimeError(f"agent {self.id!r} is not running, so it cannot pause")
+        if not seconds > 0:
+            raise ValueError(f"pause() needs a positive number of seconds, got {seconds!r}")
+        if self._resume is not None:
+            self._resume.cancel()
+        self._awake.clear()
+        self._resume = asyncio.get_running_loop().call_later(seconds, self._wake)
+        self._note(EventKind.PAUSE, f"pause({seconds:g})")
+
+    def fail_next(self, n: int = 1) -> None:
+        """Make the next *n* tasks this agent starts raise `InjectedFault`."""
+        if type(n) is not int or n < 0:
+            raise ValueError(f"fail_next() needs an integer >= 0, got {n!r}")
+        self._fail_next = n
+
+    @property
+    def paused(self) -> bool:
+        return not self._awake.is_set()
+
+    def __repr__(self) -> str:
+        state = "paused" if self.running and self.paused else "running" if self.running else "stopped"
+        capabilities = ",".join(c.value for c in AgentCapability if c in self.capabilities)
+        return (
+            f"<{type(self).__name__} {self.id!r} {state} capabilities={capabilities} "
+            f"jobs={len(self._jobs)}/{self.capacity} requests={len(self._requests)}>"
+        )
+
+    # ------------------------------------------------------------- inside
+
+    def _launch(self) -> asyncio.Task:
+        """Start `run` in a task (the coordinator does this); faults apply from now on."""
+        self._task = asyncio.get_running_loop().create_task(self.run(), name=f"agent {self.id}")
+        self.running = True
+        return self._task
+
+    def _connected(self) -> Coordinator:
+        if self.coordinator is None:
+            raise RuntimeError(f"agent {self.id!r} is not connected; await agent.connect(coordinator)")
+        return self.coordinator
+
+    async def _heartbeat(self, coordinator: Coordinator) -> None:
+        interval, receiver = coordinator.heartbeat_interval, coordinator.id
+        while True:
+            await self.send_message(Message(HEARTBEAT, self.id, receiver, None))
+            await asyncio.sleep(interval)
+
+    def _start_job(self, request: TaskRequest) -> None:
+        job = asyncio.create_task(self._execute(request))
+        self._jobs[request.task_id] = (request.attempt, job)
+
+    async def _execute(self, request: TaskRequest) -> None:
+        try:
+            if self._fail_next:
+                self._fail_next -= 1
+                raise InjectedFault(f"agent {self.id!r} failed task {request.task_id!r} on purpose")
+            outcome = TaskResult(request.task_id, request.attempt, await self.process_task(request.task))
+        except Exception as exc:
+            outcome = TaskResult(request.task_id, request.attempt, error=exc)
+        finally:
+            if self._jobs.get(request.task_id, (None,))[0] == request.attempt:
+                del self._jobs[request.task_id]
+        await self.send_message(Message(TASK_RESULT, self.id, self._connected().id, outcome))
+
+    def _drop_stale(self, update: StatusUpdate) -> None:
+        """The coordinator gave these attempts to other agents: stop working on them."""
+        for task_id, attempt in update.stale:
+            entry = self._jobs.get(task_id)
+            if entry is not None and entry[0] == attempt:
+                entry[1].cancel()
+
+    def _children(self) -> list[asyncio.Task]:
+        children = [job for _, job in self._jobs.values()]
+        if self._heartbeat_task is not None:
+            children.append(self._heartbeat_task)
+        return children
+
+    def _halt(self) -> None:
+        """Cancel the loop, the heartbeats and every task, at once."""
+        self.running = False
+        if self._resume is not None:
+            self._resume.cancel()
+            self._resume = None
+        self._awake.set()
+        for child in self._children():
+            child.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def _wake(self) -> None:
+        self._resume = None
+        self._awake.set()
+        self._note(EventKind.RESUME, "pause ended")
+
+    def _note(self, kind: EventKind, reason: str) -> None:
+        if self.coordinator is not None:
+            self.coordinator._emit(AgentEvent(loop_time(), kind, None, self.id, reason=reason))

@@ -1,0 +1,249 @@
+"""The agent system's data types: capabilities, messages, agent and task records, events.
+
+`AgentCapability`, `MessageType`, `Message` and `AgentInfo` keep the chapter's
+names, fields and defaults; the fields after them are additions with defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from typing import Any, NamedTuple, Optional, Union
+
+__all__ = [
+    "AgentCapability",
+    "MessageType",
+    "Message",
+    "AgentStatus",
+    "AgentInfo",
+    "TaskState",
+    "TaskRecord",
+    "TaskRequest",
+    "TaskResult",
+    "StatusUpdate",
+    "EventKind",
+    "AgentEvent",
+    "InvalidTaskError",
+    "TaskDeadlineError",
+    "PermanentTaskError",
+    "InjectedFault",
+    "CoordinatorStoppedError",
+    "parse_capability",
+]
+
+
+def loop_time() -> float:
+    """The running loop's clock, or `time.monotonic` when no loop runs.
+
+    The chapter's default (``asyncio.get_event_loop().time()``) breaks outside
+    a running loop; asyncio's own loops use the monotonic clock too.
+    """
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
+class AgentCapability(Enum):
+    """What an agent can do; a task's ``"type"`` names one."""
+
+    SEARCH = "search"
+    CALCULATE = "calculate"
+    SUMMARIZE = "summarize"
+    TRANSLATE = "translate"
+
+    __hash__ = object.__hash__  # identity hashing: C-fast, as in TaskStatus
+
+
+def parse_capability(value: Any) -> AgentCapability:
+    """Turn ``AgentCapability.SEARCH`` or ``"search"`` into the member, else `InvalidTaskError`."""
+    if isinstance(value, AgentCapability):
+        return value
+    try:
+        return AgentCapability(value)
+    except (ValueError, TypeError):
+        known = ", ".join(c.value for c in AgentCapability)
+        raise InvalidTaskError(
+            f"{value!r} is not an AgentCapability; use a member or one of: {known}"
+        ) from None
+
+
+class MessageType(Enum):
+    """Kinds of `Message`.  The chapter's four, plus DIRECT for agent-to-agent notes."""
+
+    TASK_REQUEST = "task_request"  # coordinator -> agent: run; agent -> coordinator: submit
+    TASK_RESULT = "task_result"  # the answer to a TASK_REQUEST
+    AGENT_STATUS = "agent_status"  # coordinator -> agent: you were offline, drop stale work
+    HEARTBEAT = "heartbeat"  # agent -> coordinator, every heartbeat_interval
+    DIRECT = "direct"  # agent -> agent: free-form content (send / broadcast)
+
+
+@dataclass(slots=True)
+class Message:
+    """One message on the bus.  ``timestamp`` is the sender's loop clock."""
+
+    type: MessageType
+    sender: str
+    receiver: str
+    content: Any
+    timestamp: float = field(default_factory=loop_time)
+
+
+class AgentStatus(StrEnum):
+    """The coordinator's view of an agent; equal to the chapter's plain strings."""
+
+    IDLE = "idle"  # online, nothing in flight
+    BUSY = "busy"  # online, at least one task in flight
+    OFFLINE = "offline"  # silent for heartbeat_timeout, or crashed, or unregistered
+
+
+@dataclass(slots=True)
+class AgentInfo:
+    """What the coordinator knows about one agent (loop-clock times)."""
+
+    id: str
+    capabilities: set[AgentCapability]
+    status: str = AgentStatus.IDLE  # idle, busy, offline
+    tasks_completed: int = 0
+    last_heartbeat: float = field(default_factory=loop_time)
+    # Additions to the chapter's fields.
+    capacity: int = 1  # tasks it runs at once
+    in_flight: dict[str, int] = field(default_factory=dict)  # task id -> attempt
+    tasks_assigned: int = 0  # attempts sent to it
+    tasks_failed: int = 0  # attempts that raised on it
+
+    @property
+    def load(self) -> float:
+        """In-flight tasks per unit of capacity: 0.0 idle, 1.0 full."""
+        return len(self.in_flight) / self.capacity
+
+
+class TaskState(Enum):
+    """Where a task is.  COMPLETED and FAILED are final and happen exactly once."""
+
+    QUEUED = "queued"  # waiting for a free agent with the capability
+    RUNNING = "running"  # an attempt was sent to an agent
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    __hash__ = object.__hash__
+
+
+Route = Union[AgentCapability, str]  # a capability, or the id of the one agent allowed
+
+
+@dataclass(slots=True, eq=False)
+class TaskRecord:
+    """The coordinator's record of one task (``coordinator.tasks[task_id]``)."""
+
+    id: str
+    task: Mapping[str, Any]
+    capability: AgentCapability
+    submitted_at: float
+    max_attempts: int
+    agent_only: Optional[str] = None  # run only on this agent
+    deadline: Optional[float] = None  # loop-clock time by which it must finish
+    reply_to: Optional[str] = None  # the agent that asked for it with request()
+    state: TaskState = TaskState.QUEUED
+    agent: Optional[str] = None  # agent of the current or last attempt
+    attempt: int = 0  # attempts started so far
+    failures: int = 0  # attempts that raised
+    result: Any = None
+    error: Optional[BaseException] = None
+    started_at: Optional[float] = None  # current attempt
+    finished_at: Optional[float] = None
+    failed_on: frozenset[str] = field(default=frozenset(), repr=False)  # agents whose attempt raised
+    waiters: Optional[list[Any]] = field(default=None, repr=False)  # told when it ends
+
+    @property
+    def route(self) -> Route:
+        return self.agent_only or self.capability
+
+    @property
+    def done(self) -> bool:
+        return self.state is TaskState.COMPLETED or self.state is TaskState.FAILED
+
+
+class TaskRequest(NamedTuple):
+    """Content of TASK_REQUEST.  To an agent: run attempt ``attempt``.  To the
+    coordinator (attempt 0): submit *task* under *task_id*, optionally only on
+    agent *agent*, failing after *deadline* seconds."""
+
+    task_id: str
+    task: Mapping[str, Any]
+    attempt: int = 0
+    agent: Optional[str] = None
+    deadline: Optional[float] = None
+
+
+class TaskResult(NamedTuple):
+    """Content of TASK_RESULT: how attempt ``attempt`` of a task ended."""
+
+    task_id: str
+    attempt: int
+    result: Any = None
+    error: Optional[BaseException] = None
+
+
+class StatusUpdate(NamedTuple):
+    """Content of AGENT_STATUS: the agent's status as the coordinator sees it, and
+    the ``(task_id, attempt)`` pairs it must drop because they were reassigned."""
+
+    status: AgentStatus
+    stale: tuple[tuple[str, int], ...] = ()
+
+
+class EventKind(Enum):
+    """What an `AgentEvent` records."""
+
+    TASK = "task"  # a task changed state; old/new are TaskState
+    AGENT = "agent"  # an agent changed status; old/new are AgentStatus (None: not registered)
+    HEARTBEAT = "heartbeat"
+    CRASH = "crash"  # fault injection: agent.crash(), or its loop died
+    PAUSE = "pause"  # fault injection: agent.pause(seconds) began
+    RESUME = "resume"  # ... and ended
+    IGNORED = "ignored"  # a late or duplicate result was dropped
+
+
+class AgentEvent(NamedTuple):
+    """One thing that happened in the agent system, at loop-clock ``time``.
+
+    Task events carry the task, the agent of the attempt and the attempt
+    number; a RUNNING event of attempt 2 or later names in ``from_agent`` the
+    agent of the attempt before (a reassignment or a retry).  Agent events
+    have no task.  ``reason`` says why in words.
+    """
+
+    time: float
+    kind: EventKind
+    task_id: Optional[str] = None
+    agent_id: Optional[str] = None
+    old: Optional[Enum] = None
+    new: Optional[Enum] = None
+    attempt: int = 0
+    from_agent: Optional[str] = None
+    reason: str = ""
+
+
+class PermanentTaskError(Exception):
+    """Raise (a subclass of) this from ``process_task`` when a retry cannot help:
+    the task fails at once instead of being retried on another agent."""
+
+
+class InvalidTaskError(PermanentTaskError, ValueError):
+    """A task was refused when submitted: bad ``type``, unknown agent, bad option."""
+
+
+class TaskDeadlineError(TimeoutError):
+    """A task did not finish by its deadline."""
+
+
+class InjectedFault(RuntimeError):
+    """The failure ``agent.fail_next(n)`` makes an agent raise."""
+
+
+class CoordinatorStoppedError(RuntimeError):
+    """The coordinator stopped before the task finished."""
