@@ -6,10 +6,11 @@ Run them with `course_lib.run_virtual` so their timings are exact.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from .scheduler import SmartScheduler, Task
 
-__all__ = ["scheduler_demo"]
+__all__ = ["agents_demo", "scheduler_demo"]
 
 
 async def _step(seconds: float, *_upstream: object) -> float:
@@ -41,3 +42,25 @@ async def scheduler_demo(max_workers: int = 2) -> SmartScheduler:
         await scheduler.add_task(task)
     await scheduler.run()
     return scheduler
+
+
+async def agents_demo() -> Any:
+    """Three agents; search-1 crashes mid-task and its task restarts on search-2.
+
+    search-2 also fails one task on purpose, which is retried.  Returns the
+    coordinator after it stopped (its ``event_log`` holds the whole story).
+    """
+    from .agents import AgentCapability, CalculatorAgent, Coordinator, SearchAgent
+
+    async with Coordinator(heartbeat_interval=1.0, heartbeat_timeout=3.0) as coordinator:
+        search_1, search_2 = SearchAgent("search-1"), SearchAgent("search-2")
+        for agent in (search_1, search_2, CalculatorAgent("calc-1")):
+            await agent.connect(coordinator)
+        search_2.fail_next(1)
+        tasks = [{"type": AgentCapability.SEARCH, "query": q} for q in ("asyncio", "LangChain", "agents")]
+        tasks.append({"type": AgentCapability.CALCULATE, "expression": "(10 + 20) * 3"})
+        ids = [await coordinator.assign_task(task) for task in tasks]
+        await asyncio.sleep(0.5)
+        search_1.crash()
+        await coordinator.gather(ids)
+    return coordinator

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from course_lib import run_virtual
-from course_lib.demos import scheduler_demo
-from course_lib.viz import dag_plot, scheduler_timeline
+from course_lib.demos import agents_demo, scheduler_demo
+from course_lib.viz import agent_timeline, dag_plot, scheduler_timeline
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "img"
 
@@ -18,6 +18,7 @@ def main() -> None:
         "scheduler_timeline.png": scheduler_timeline(scheduler),
         "scheduler_slots.png": scheduler_timeline(scheduler, by="slot"),
         "scheduler_dag.png": dag_plot(scheduler),
+        "agent_timeline.png": agent_timeline(run_virtual(agents_demo())),
     }
     for name, fig in figures.items():
         fig.savefig(OUT / name, dpi=100, metadata={"Software": None})

@@ -397,6 +397,15 @@ class Coordinator:
         finally:
             _discard(self._streams, queue)
 
+    def dashboard(self, mode: str = "auto") -> Any:
+        """Show a live dashboard of this coordinator and return it; call ``close()`` when done.
+
+        See `course_lib.viz.AgentDashboard` (a view: it only reads events and stats).
+        """
+        from ..viz.dashboard import AgentDashboard  # views load only when asked for
+
+        return AgentDashboard(self, mode=mode).open()
+
     def get_stats(self) -> dict[str, Any]:
         """A snapshot: per agent and overall counts, throughput, latency (loop-clock seconds)."""
         counts = self._counts

@@ -6,7 +6,8 @@ Views only read events (or read-only snapshots); they never change the core.
 from .._jupyter import show_figures_inline
 from .charts import backoff_plot, latency_plot
 from .dag import dag_plot
-from .dashboard import SchedulerDashboard
+from .agents import agent_report, agent_timeline
+from .dashboard import AgentDashboard, SchedulerDashboard
 from .fonts import cjk_font
 from .intervals import Interval, interval_timeline
 from .timeline import scheduler_timeline
@@ -14,7 +15,7 @@ from .report import text_report
 from .tracks import Span, TaskTrack, build_tracks
 
 __all__ = [
-    "Interval", "SchedulerDashboard", "Span", "TaskTrack", "backoff_plot", "build_tracks", "cjk_font",
+    "AgentDashboard", "Interval", "SchedulerDashboard", "agent_report", "agent_timeline", "Span", "TaskTrack", "backoff_plot", "build_tracks", "cjk_font",
     "dag_plot", "interval_timeline", "latency_plot", "scheduler_timeline", "text_report",
 ]
 

@@ -1,4 +1,4 @@
-"""Live dashboard of a scheduler run: ipywidgets in Jupyter, text elsewhere.
+"""Live dashboards of a scheduler or a coordinator: ipywidgets in Jupyter, text elsewhere.
 
 Example use::
 
@@ -9,7 +9,11 @@ Example use::
     await scheduler.run()
     dashboard.close()
 
-The dashboard subscribes to the scheduler's events and redraws at most about
+    board = coordinator.dashboard()              # agents: load, status, queue, last events
+    ...
+    board.close()
+
+A dashboard subscribes to its source's events and redraws at most about
 ten times per second (real time); each widget's state is sent in one message
 (``hold_sync``).  It never prints from a callback: widgets update in place,
 the Jupyter text fallback updates its own display (``display_id``), and in a
@@ -25,11 +29,12 @@ from typing import Any, Optional
 
 from .._jupyter import ipython_shell, widgets_available
 from ..scheduler.task import TaskStatus
+from .agents import agent_report, describe_event
 from .report import text_report
 from .timeline import OUTCOME_COLORS
 from .tracks import build_tracks
 
-__all__ = ["SchedulerDashboard"]
+__all__ = ["AgentDashboard", "LiveView", "SchedulerDashboard"]
 
 STATUS_COLORS = {
     TaskStatus.PENDING: "#9e9e9e",
@@ -41,19 +46,22 @@ STATUS_COLORS = {
     TaskStatus.CANCELLED: OUTCOME_COLORS[TaskStatus.CANCELLED],
 }
 MAX_TABLE_ROWS = 30
+AGENT_COLORS = {"idle": "#2ca02c", "busy": "#1f77b4", "offline": "#d62728"}
 
 
-class SchedulerDashboard:
-    """Progress, status counts, a coloured task table and throughput, kept live.
+class LiveView:
+    """A view fed by a source's events (``subscribe``) and redrawn, throttled.
 
+    Subclasses build their widgets in ``_build_widgets``, fill them in
+    ``_draw_widgets(final)`` and give the text version in ``_text()``.
     ``mode`` is "widget", "text" or "auto" (widgets when a Jupyter kernel
     with ipywidgets is running, text otherwise).
     """
 
-    def __init__(self, scheduler: Any, *, mode: str = "auto", min_interval: float = 0.1) -> None:
+    def __init__(self, source: Any, *, mode: str = "auto", min_interval: float = 0.1) -> None:
         if mode not in ("auto", "widget", "text"):
             raise ValueError(f"mode must be 'auto', 'widget' or 'text', got {mode!r}")
-        self.scheduler = scheduler
+        self.source = source
         self.mode = ("widget" if widgets_available() else "text") if mode == "auto" else mode
         self.min_interval = min_interval
         self.renders = 0
@@ -65,24 +73,21 @@ class SchedulerDashboard:
         if self.mode == "widget":
             self._build_widgets()
 
-    # -------------------------------------------------------------- lifecycle
-
-    def open(self) -> SchedulerDashboard:
-        """Show the dashboard and start following the scheduler's events."""
-        shell = ipython_shell()
-        if shell is not None:
+    def open(self) -> LiveView:
+        """Show the view and start following the source's events."""
+        if ipython_shell() is not None:
             from IPython.display import Pretty, display
 
             if self.mode == "widget":
                 display(self.widget)
             else:
-                self._handle = display(Pretty(text_report(self.scheduler)), display_id=True)
-        self._unsubscribe = self.scheduler.subscribe(self._on_event)
+                self._handle = display(Pretty(self._text()), display_id=True)
+        self._unsubscribe = self.source.subscribe(self._on_event)
         self.render()
         return self
 
     def close(self) -> None:
-        """Stop following events; draw the final state and a summary."""
+        """Stop following events; draw the final state."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -91,9 +96,7 @@ class SchedulerDashboard:
             self._pending = None
         self.render(final=True)
         if self.mode == "text" and self._handle is None:
-            print(text_report(self.scheduler))
-
-    # -------------------------------------------------------------- updates
+            print(self._text())
 
     def _on_event(self, _event: Any) -> None:
         wait = self._last + self.min_interval - time.monotonic()
@@ -114,11 +117,31 @@ class SchedulerDashboard:
         self._last = time.monotonic()
         self.renders += 1
         if self.mode == "widget":
-            self._render_widgets(final)
+            self._draw_widgets(final)
         elif self._handle is not None:
             from IPython.display import Pretty
 
-            self._handle.update(Pretty(text_report(self.scheduler)))
+            self._handle.update(Pretty(self._text()))
+
+    def _build_widgets(self) -> None:
+        raise NotImplementedError
+
+    def _draw_widgets(self, final: bool) -> None:
+        raise NotImplementedError
+
+    def _text(self) -> str:
+        raise NotImplementedError
+
+
+class SchedulerDashboard(LiveView):
+    """Progress, status counts, a coloured task table and throughput of a `SmartScheduler`."""
+
+    def __init__(self, scheduler: Any, *, mode: str = "auto", min_interval: float = 0.1) -> None:
+        self.scheduler = scheduler
+        super().__init__(scheduler, mode=mode, min_interval=min_interval)
+
+    def _text(self) -> str:
+        return text_report(self.scheduler)
 
     def _build_widgets(self) -> None:
         import ipywidgets as w
@@ -133,7 +156,7 @@ class SchedulerDashboard:
         self.widget = w.VBox([self.title, self.progress, self.counts, self.live,
                               self.table, self.summary])
 
-    def _render_widgets(self, final: bool) -> None:
+    def _draw_widgets(self, final: bool) -> None:
         stats = self.scheduler.get_stats()
         total = stats["total"]
         done = total - stats["running"] - stats["queued"]
@@ -160,6 +183,53 @@ class SchedulerDashboard:
                 f"{stats['retries']} retries; success rate {stats['success_rate']:.0%}; "
                 f"duration p50 {durations['p50']:.2f} s, p90 {durations['p90']:.2f} s"
             )
+
+
+class AgentDashboard(LiveView):
+    """A load bar and online/offline state per agent, the queue and the last events."""
+
+    def __init__(self, coordinator: Any, *, mode: str = "auto", min_interval: float = 0.1,
+                 last_events: int = 6) -> None:
+        self.coordinator = coordinator
+        self.last_events = last_events
+        super().__init__(coordinator, mode=mode, min_interval=min_interval)
+
+    def _text(self) -> str:
+        return agent_report(self.coordinator, last_events=self.last_events)
+
+    def _build_widgets(self) -> None:
+        import ipywidgets as w
+
+        self.title = w.HTML("<b>Coordinator</b>")
+        self.lanes = w.VBox()
+        self.bars: dict[str, Any] = {}
+        self.queue = w.HTML()
+        self.recent = w.HTML()
+        self.widget = w.VBox([self.title, self.lanes, self.queue, self.recent])
+
+    def _draw_widgets(self, final: bool) -> None:
+        import ipywidgets as w
+
+        stats = self.coordinator.get_stats()
+        for agent_id, agent in stats["agents"].items():
+            if agent_id not in self.bars:
+                bar = w.IntProgress(min=0, max=max(agent["capacity"], 1), layout=w.Layout(width="40%"))
+                self.bars[agent_id] = (w.HTML(), bar)
+                self.lanes.children = [w.HBox(pair) for pair in self.bars.values()]
+            name, bar = self.bars[agent_id]
+            with bar.hold_sync():
+                bar.max = max(agent["capacity"], 1)
+                bar.value = agent["in_flight"]
+                bar.bar_style = "danger" if agent["status"] == "offline" else "success"
+            color = AGENT_COLORS.get(agent["status"], "#7f7f7f")
+            name.value = (f'<span style="display:inline-block;width:9em">{html.escape(agent_id)}</span>'
+                          f'<span style="color:{color};font-weight:bold">{agent["status"]}</span>'
+                          f" {agent['in_flight']}/{agent['capacity']} · done {agent['completed']}")
+        self.queue.value = (f"queued: {stats['queued']} | running: {stats['running']} | "
+                            f"completed: {stats['completed']} | failed: {stats['failed']} | "
+                            f"reassigned: {stats['reassigned']} | throughput: {stats['throughput']:.2f} tasks/s")
+        recent = list(self.coordinator.event_log or ())[-self.last_events:]
+        self.recent.value = "<br>".join(html.escape(describe_event(ev)) for ev in recent)
 
 
 def _badge(status: TaskStatus, count: int) -> str:
