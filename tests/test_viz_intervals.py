@@ -64,3 +64,12 @@ def test_latency_plot_marks_the_percentiles_and_error_rate():
     assert lines["line:p90"].get_xdata()[0] == pytest.approx(percentiles(values)["p90"])
     assert "16.7%" in ax.get_title()
     assert isinstance(latency_plot([]), Figure)
+
+
+def test_counts_plot_draws_one_bar_per_group_and_member():
+    from course_lib.viz import counts_plot
+
+    fig = counts_plot({"round_robin": {"a": 5, "b": 5}, "random": {"a": 7, "b": 3}})
+    bars = {p.get_gid(): p.get_height() for p in fig.axes[0].patches}
+    assert bars == {"count:round_robin:a": 5, "count:round_robin:b": 5,
+                    "count:random:a": 7, "count:random:b": 3}

@@ -1,4 +1,4 @@
-"""Small charts for the practical-patterns notebook: retry delays and latencies.
+"""Small charts: retry delays, latencies, and counts per group (e.g. tasks per agent).
 
 Example use::
 
@@ -22,7 +22,7 @@ from ..scheduler.stats import percentiles
 from .fonts import label, plot_style, safe_text
 from .intervals import PALETTE
 
-__all__ = ["backoff_plot", "latency_plot"]
+__all__ = ["backoff_plot", "counts_plot", "latency_plot"]
 
 
 def backoff_plot(delays: Mapping[str, Sequence[float]], *, title: Optional[str] = None) -> Figure:
@@ -82,5 +82,30 @@ def latency_plot(
             f"{total} 个请求，错误率 {rate:.1%}", f"{total} requests, error rate {rate:.1%}"))
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
+        fig.tight_layout()
+    return fig
+
+
+def counts_plot(counts: Mapping[str, Mapping[str, int]], *, title: Optional[str] = None,
+                ylabel: Optional[str] = None) -> Figure:
+    """Grouped bars: one group per outer key (say, a balancing policy), one bar
+    per inner key (say, an agent).  Bars carry ``gid`` ``"count:<group>:<bar>"``."""
+    if not counts:
+        raise ValueError("give at least one group of counts")
+    members = list(dict.fromkeys(m for inner in counts.values() for m in inner))
+    width = 0.8 / max(len(members), 1)
+    with plot_style():
+        fig = Figure(figsize=(max(6, 1.6 * len(counts) + 2), 3.4))
+        ax = fig.add_subplot()
+        for j, member in enumerate(members):
+            xs = [i + (j - (len(members) - 1) / 2) * width for i in range(len(counts))]
+            for x, (group, inner) in zip(xs, counts.items()):
+                ax.bar(x, inner.get(member, 0), width=width, color=PALETTE[j % len(PALETTE)],
+                       label=safe_text(member) if x == xs[0] else None, gid=f"count:{group}:{member}")
+        ax.set_xticks(range(len(counts)))
+        ax.set_xticklabels([safe_text(g) for g in counts], fontsize=9)
+        ax.set_ylabel(ylabel or label("数量", "count"))
+        ax.set_title(title or label("各组数量", "Counts per group"))
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
         fig.tight_layout()
     return fig
