@@ -256,7 +256,6 @@ class SmartScheduler:
             self._check_graph(self._inactive)
             self._active = True
             now = loop.time()
-            self._anchor = (datetime.now(), now)
             if self._t_start is None:
                 self._t_start = now
             self._t_stop = None
@@ -331,6 +330,7 @@ class SmartScheduler:
             node.timer.cancel()
             node.timer = None
         self._end(node, CANCELLED, error=TaskCancelledError(f"task {task_id!r}: {reason}"))
+        self._cascade_inactive(node)
         return True
 
     def subscribe(self, callback: Callable[[TaskEvent], Any]) -> Callable[[], None]:
@@ -537,6 +537,11 @@ class SmartScheduler:
             result = await self._loop.run_in_executor(self._executor, body)
         except asyncio.CancelledError:
             attempt.abandoned = state[0] and not state[1]
+            if attempt.abandoned and self._executor is not None:
+                # The abandoned thread keeps its pool thread busy; later sync
+                # attempts get a fresh pool instead of queueing behind it.
+                self._executor.shutdown(wait=False)
+                self._executor = None
             raise
         if inspect.isawaitable(result):  # e.g. a lambda returning a coroutine
             result = await result
@@ -642,6 +647,27 @@ class SmartScheduler:
                 self._finish(node, CANCELLED, None, error, None)
                 stack.append((node, CANCELLED))
 
+    def _cascade_inactive(self, root: _Node) -> None:
+        """Cancel tasks added before run() that depend on *root*, directly or not.
+
+        They are not hooked into the graph yet (run() does that), so the
+        successor lists cannot be used; walk their declared dependencies.
+        """
+        waiting = [self._nodes[tid] for tid in self._inactive]
+        cancelled = {root.task.id: root}
+        changed = True
+        while changed:
+            changed = False
+            for node in waiting:
+                if node.task.status.is_terminal:
+                    continue
+                upstream = next((cancelled[d] for d in node.plan.deps if d in cancelled), None)
+                if upstream is not None:
+                    error = _upstream_error(node.task.id, upstream, CANCELLED, root.task.id)
+                    self._finish(node, CANCELLED, None, error, None)
+                    cancelled[node.task.id] = node
+                    changed = True
+
     def _finish(self, node: _Node, status: TaskStatus, result: Any,
                 error: Optional[BaseException], time: Optional[float]) -> None:
         task = node.task
@@ -718,6 +744,9 @@ class SmartScheduler:
             self._loop = loop
             self._deadlines = Deadlines(loop, _expire)
             self._t_start = None
+            # One anchor per loop: datetimes then keep the loop clock's spacing,
+            # across runs too (virtual time may race ahead of the wall clock).
+            self._anchor = (datetime.now(), loop.time())
         return loop
 
     def _wall(self, loop_time: float) -> datetime:

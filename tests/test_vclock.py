@@ -1,0 +1,327 @@
+"""course_lib.run_virtual: a deterministic virtual clock for any coroutine."""
+
+import asyncio
+import gc
+import threading
+import time
+import warnings
+
+import pytest
+import pytest_asyncio  # noqa: F401  (the asyncio marker below)
+
+from course_lib import VirtualClockLoop, VirtualClockStall, run_virtual
+
+
+class Boom(Exception):
+    pass
+
+
+def _no_warnings(fn):
+    """Run *fn*, collect garbage, and return (result, every warning raised meanwhile)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn()
+        gc.collect()
+    return result, caught
+
+
+# ---------------------------------------------------------------- exactness
+
+def test_sleeps_wake_in_order_at_exact_virtual_times_without_real_waiting():
+    async def main():
+        loop = asyncio.get_running_loop()
+        woke = []
+
+        async def sleeper(name, seconds):
+            await asyncio.sleep(seconds)
+            woke.append((name, loop.time()))
+
+        await asyncio.gather(sleeper("c", 3.0), sleeper("a", 0.001), sleeper("d", 3600.0),
+                             sleeper("b", 2.5), sleeper("a2", 0.001))
+        return woke, loop.time(), type(loop)
+
+    started = time.perf_counter()
+    woke, end, loop_type = run_virtual(main())
+    assert time.perf_counter() - started < 0.5
+    assert woke == [("a", 0.001), ("a2", 0.001), ("b", 2.5), ("c", 3.0), ("d", 3600.0)]
+    assert end == 3600.0
+    assert issubclass(loop_type, VirtualClockLoop)
+
+
+def test_clock_starts_at_zero_or_at_start_and_sums_sleeps_exactly():
+    async def main(steps):
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        for step in steps:
+            await asyncio.sleep(step)
+        return begin, loop.time()
+
+    steps = [0.1] * 10 + [1 / 3, 7.25]
+    expected = 0.0
+    for step in steps:
+        expected += step
+    assert run_virtual(main(steps)) == (0.0, expected)
+    assert run_virtual(main([5.0]), start=100.0) == (100.0, 105.0)
+
+
+def test_call_later_and_call_at_fire_at_their_virtual_time():
+    async def main():
+        loop = asyncio.get_running_loop()
+        fired = []
+        done = loop.create_future()
+        loop.call_later(2.0, lambda: fired.append(("later", loop.time())))
+        loop.call_at(1.5, lambda: fired.append(("at", loop.time())))
+        loop.call_later(3.0, done.set_result, None)
+        await done
+        return fired
+
+    assert run_virtual(main()) == [("at", 1.5), ("later", 2.0)]
+
+
+def test_zero_sleeps_take_no_virtual_time():
+    async def main():
+        for _ in range(1000):
+            await asyncio.sleep(0)
+        return asyncio.get_running_loop().time()
+
+    assert run_virtual(main()) == 0.0
+
+
+# ---------------------------------------------------------------- timeouts
+
+def test_wait_for_times_out_at_exactly_its_deadline():
+    async def main():
+        loop = asyncio.get_running_loop()
+        cancelled = []
+
+        async def slow():
+            try:
+                await asyncio.sleep(100)
+            except asyncio.CancelledError:
+                cancelled.append(loop.time())
+                raise
+
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(slow(), timeout=2.5)
+        return loop.time(), cancelled
+
+    started = time.perf_counter()
+    assert run_virtual(main()) == (2.5, [2.5])
+    assert time.perf_counter() - started < 0.5
+
+
+def test_asyncio_timeout_context_and_a_task_that_beats_its_timeout():
+    async def main():
+        loop = asyncio.get_running_loop()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await asyncio.sleep(1.5)
+        at_timeout = loop.time()
+        value = await asyncio.wait_for(asyncio.sleep(0.5, result="ok"), timeout=1.0)
+        return at_timeout, value, loop.time()
+
+    assert run_virtual(main()) == (1.0, "ok", 1.5)
+
+
+# ------------------------------------------------------- results and errors
+
+def test_returns_the_coroutines_result():
+    async def main():
+        await asyncio.sleep(10)
+        return {"answer": 42}
+
+    assert run_virtual(main()) == {"answer": 42}
+
+
+def test_propagates_the_coroutines_exception():
+    async def main():
+        await asyncio.sleep(1)
+        raise Boom("from inside")
+
+    with pytest.raises(Boom, match="from inside"):
+        run_virtual(main())
+
+
+def test_rejects_what_is_not_a_coroutine():
+    async def main():
+        return 1
+
+    with pytest.raises(TypeError):
+        run_virtual(main)
+    with pytest.raises(TypeError):
+        run_virtual(None)
+
+
+def test_every_call_gets_a_fresh_loop_that_is_closed_afterwards():
+    async def main():
+        return asyncio.get_running_loop()
+
+    first, second = run_virtual(main()), run_virtual(main())
+    assert first is not second
+    assert first.is_closed() and second.is_closed()
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()  # nothing left running in this thread
+
+
+# ------------------------------------------------ where it can be called from
+
+async def _virtual_nap():
+    await asyncio.sleep(60)
+    return asyncio.get_running_loop().time(), threading.current_thread().name
+
+
+def test_works_from_a_coroutine_run_by_asyncio_run():
+    async def outer():
+        outer_loop = asyncio.get_running_loop()
+        t0 = outer_loop.time()
+        result = run_virtual(_virtual_nap())
+        return result, outer_loop.time() - t0
+
+    started = time.perf_counter()
+    (virtual_end, thread_name), outer_elapsed = asyncio.run(outer())
+    assert virtual_end == 60.0
+    assert thread_name != threading.current_thread().name  # a helper thread, not our loop's
+    assert outer_elapsed < 1.0 and time.perf_counter() - started < 1.0
+
+
+@pytest.mark.asyncio
+async def test_works_inside_an_async_test_with_its_loop_running():
+    own_loop = asyncio.get_running_loop()
+    virtual_end, _ = run_virtual(_virtual_nap())
+    assert virtual_end == 60.0
+    assert asyncio.get_running_loop() is own_loop  # our loop was not replaced or patched
+    assert not isinstance(own_loop, VirtualClockLoop)
+    await asyncio.sleep(0)  # and it still works
+
+
+def test_exceptions_cross_the_helper_thread_too():
+    async def failing():
+        await asyncio.sleep(1)
+        raise Boom("through the thread")
+
+    async def outer():
+        return run_virtual(failing())
+
+    with pytest.raises(Boom, match="through the thread"):
+        asyncio.run(outer())
+
+
+def test_nested_virtual_runs():
+    async def inner():
+        await asyncio.sleep(5)
+        return asyncio.get_running_loop().time()
+
+    async def outer():
+        await asyncio.sleep(1)
+        return run_virtual(inner()), asyncio.get_running_loop().time()
+
+    assert run_virtual(outer()) == (5.0, 1.0)
+
+
+# ------------------------------------------------------------------ threads
+
+def test_work_in_threads_takes_real_time():
+    async def main():
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await asyncio.to_thread(time.sleep, 0.05)
+        return loop.time() - t0
+
+    elapsed = run_virtual(main())
+    assert 0.04 <= elapsed < 1.0
+
+
+def test_virtual_sleeps_alongside_a_thread_still_cost_no_real_time():
+    async def main():
+        loop = asyncio.get_running_loop()
+        thread = asyncio.ensure_future(asyncio.to_thread(time.sleep, 0.02))
+        await asyncio.sleep(500)
+        await thread
+        return loop.time()
+
+    started = time.perf_counter()
+    assert run_virtual(main()) >= 500.0
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_timeout_can_fire_on_a_slow_thread():
+    release = threading.Event()
+
+    async def main():
+        try:
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(asyncio.to_thread(release.wait, 5), timeout=0.05)
+            return asyncio.get_running_loop().time()
+        finally:
+            release.set()  # else closing the loop waits for the default executor's thread
+
+    started = time.perf_counter()
+    assert 0.05 <= run_virtual(main()) < 1.0
+    assert time.perf_counter() - started < 2.0
+
+
+# ---------------------------------------------------------------- deadlocks
+
+def test_a_deadlock_raises_virtual_clock_stall_quickly():
+    async def main():
+        await asyncio.get_running_loop().create_future()  # nobody will ever resolve it
+
+    started = time.perf_counter()
+    with pytest.raises(VirtualClockStall, match="deadlock"):
+        run_virtual(main(), stall_timeout=0.1)
+    assert time.perf_counter() - started < 2.0
+    assert issubclass(VirtualClockStall, RuntimeError)
+
+
+def test_a_deadlock_between_two_tasks_is_named_not_hung():
+    async def main():
+        a_ready, b_ready = asyncio.Event(), asyncio.Event()
+
+        async def a():
+            await b_ready.wait()
+            a_ready.set()
+
+        async def b():
+            await a_ready.wait()
+            b_ready.set()
+
+        await asyncio.gather(a(), b())
+
+    started = time.perf_counter()
+    with pytest.raises(VirtualClockStall):
+        run_virtual(main(), stall_timeout=0.1)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_a_long_timer_is_not_a_deadlock():
+    async def main():
+        await asyncio.sleep(10**6)
+        return asyncio.get_running_loop().time()
+
+    assert run_virtual(main(), stall_timeout=0.05) == 10**6
+
+
+# ---------------------------------------------------------------- hygiene
+
+def test_no_warnings_and_no_pending_tasks_left_behind():
+    async def main():
+        async def forever():
+            await asyncio.sleep(10**9)
+
+        background = asyncio.ensure_future(forever())  # cancelled by the runner at the end
+        await asyncio.sleep(3)
+        assert not background.done()
+        return "done"
+
+    result, caught = _no_warnings(lambda: run_virtual(main()))
+    assert result == "done"
+    assert [str(w.message) for w in caught] == []
+
+
+def test_no_warnings_from_the_helper_thread_path():
+    async def outer():
+        return run_virtual(_virtual_nap())
+
+    result, caught = _no_warnings(lambda: asyncio.run(outer()))
+    assert result[0] == 60.0
+    assert [str(w.message) for w in caught] == []
