@@ -212,8 +212,10 @@ def describe_event(ev: Any) -> str:
     """One short line for an `AgentEvent`."""
     who = ev.agent_id or "-"
     if ev.kind.value == "task":
-        change = f"{ev.old.value if ev.old else '-'} -> {ev.new.value}"
-        return f"t={ev.time:.2f} {ev.task_id} {change} on {who} (attempt {ev.attempt})"
+        line = f"t={ev.time:.2f} {ev.task_id} {ev.old.value if ev.old else 'new'} -> {ev.new.value}"
+        if ev.agent_id:
+            line += f" on {ev.agent_id}"
+        return line + (f" (attempt {ev.attempt})" if ev.attempt else "")
     if ev.kind.value == "agent":
         new = ev.new.value if ev.new is not None else "removed"
         return f"t={ev.time:.2f} agent {who} -> {new} {ev.reason}".rstrip()

@@ -104,8 +104,8 @@ def counts_plot(counts: Mapping[str, Mapping[str, int]], *, title: Optional[str]
                        label=safe_text(member) if x == xs[0] else None, gid=f"count:{group}:{member}")
         ax.set_xticks(range(len(counts)))
         ax.set_xticklabels([safe_text(g) for g in counts], fontsize=9)
-        ax.set_ylabel(ylabel or label("数量", "count"))
-        ax.set_title(title or label("各组数量", "Counts per group"))
+        ax.set_ylabel(safe_text(ylabel) if ylabel else label("数量", "count"))
+        ax.set_title(safe_text(title) if title else label("各组数量", "Counts per group"))
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
         fig.tight_layout()
     return fig

@@ -1,0 +1,64 @@
+"""What learners see in the committed notebooks: outputs, structure and links.
+
+nbval (run by the same pytest command) re-executes each notebook; these
+tests look at the outputs stored in the files, which is what GitHub shows.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+MAX_OUTPUT_LINES = 60
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _text(output):
+    if "text" in output:
+        return "".join(output["text"])
+    return "".join(output.get("data", {}).get("text/plain", ""))
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_stored_outputs_have_no_errors_warnings_or_walls_of_text(path):
+    problems = []
+    code_cells = [c for c in _cells(path) if c["cell_type"] == "code"]
+    assert any(c.get("outputs") for c in code_cells), "saved without outputs: run make notebooks"
+    for i, cell in enumerate(code_cells):
+        assert cell.get("execution_count") is not None, f"code cell {i} was never executed"
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "error":
+                problems.append(f"cell {i}: error {out.get('ename')}")
+            if out.get("name") == "stderr" and re.search("warn", _text(out), re.IGNORECASE):
+                problems.append(f"cell {i}: a warning is shown to learners")
+            if len(_text(out).splitlines()) > MAX_OUTPUT_LINES:
+                problems.append(f"cell {i}: output longer than {MAX_OUTPUT_LINES} lines")
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_every_notebook_has_goals_an_exercise_a_summary_and_a_next_link(path):
+    markdown = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "markdown")
+    for heading in ("学习目标", "动手练习", "小结"):
+        assert heading in markdown, f"{path.name} has no {heading}"
+    number = int(path.name[:2])
+    following = [p for p in PATHS if int(p.name[:2]) == number + 1]
+    if following:
+        assert f"({following[0].name})" in markdown, f"{path.name} does not link to {following[0].name}"
+
+
+def test_the_first_notebook_lists_every_notebook_in_order_with_working_links():
+    first = NOTEBOOKS / "00_getting_started.ipynb"
+    if not PATHS:
+        pytest.fail("no notebooks found")
+    markdown = "".join("".join(c["source"]) for c in _cells(first) if c["cell_type"] == "markdown")
+    links = re.findall(r"\]\((\d\d_[^)]+\.ipynb)\)", markdown)
+    assert links == sorted(links), "notebooks are not listed in order"
+    assert [p.name for p in PATHS] == [name for name in links if (NOTEBOOKS / name).exists()]
+    assert all((NOTEBOOKS / name).exists() for name in links), "a link points to a missing notebook"
