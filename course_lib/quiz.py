@@ -84,7 +84,7 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         "`task = asyncio.create_task(job())` 和 `await job()` 的区别是？",
-        ("没有区别", "create_task 立刻把 job 交给事件循环在后台运行，当前代码继续往下走",
+        ("没有区别", "create_task 把 job 登记给事件循环，让它在后台运行，当前代码继续往下走",
          "create_task 会新开一个进程", "await job() 会并行运行"),
         "B",
         "create_task 安排任务“稍后开始、不等它”；await 则是“现在就等它做完”。想并发，就先 create_task，之后再 await 这些任务。",

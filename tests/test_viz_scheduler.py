@@ -149,3 +149,14 @@ def test_no_missing_glyphs_without_a_cjk_font(monkeypatch):
                     dag_plot(scheduler), dag_plot(_big_events(100))):
             fig.savefig(io.BytesIO(), format="png")
     assert fonts.label("时间", "time") == "time"
+
+
+def test_a_real_loop_clock_is_measured_from_the_first_event():
+    shifted = [e._replace(time=e.time + 10_000.0,
+                          retry_at=None if e.retry_at is None else e.retry_at + 10_000.0)
+               for e in EVENTS]
+    original = {g: (p.get_x(), p.get_width()) for g, p in _bars(scheduler_timeline(EVENTS), "run:").items()}
+    moved = {g: (p.get_x(), p.get_width()) for g, p in _bars(scheduler_timeline(shifted), "run:").items()}
+    assert moved.keys() == original.keys()
+    for gid, (x, width) in original.items():
+        assert moved[gid] == (pytest.approx(x), pytest.approx(width))

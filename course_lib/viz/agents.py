@@ -56,7 +56,10 @@ class AgentLane:
 
 
 def agent_lanes(events: Any) -> tuple[dict[str, AgentLane], float]:
-    """Lanes in registration order, and the time of the last event."""
+    """Lanes in registration order, and the time of the last event.
+
+    Times count from the first event (on the virtual clock that is 0 anyway).
+    """
     lanes: dict[str, AgentLane] = {}
     running: dict[str, AgentAttempt] = {}  # task id -> its current attempt
     last = 0.0
@@ -64,7 +67,10 @@ def agent_lanes(events: Any) -> tuple[dict[str, AgentLane], float]:
     def lane(agent_id: str) -> AgentLane:
         return lanes.setdefault(agent_id, AgentLane(agent_id))
 
-    for ev in events_of(events):
+    log = events_of(events)
+    origin = log[0].time if log else 0.0  # a real loop's clock reads thousands of seconds
+    for ev in log:
+        ev = ev._replace(time=ev.time - origin)
         last = max(last, ev.time)
         kind = ev.kind.value
         if kind == "heartbeat":
@@ -164,7 +170,7 @@ def agent_timeline(source: Any, *, title: Optional[str] = None) -> Figure:
         ax.set_yticks(range(len(lanes)))
         ax.set_yticklabels([safe_text(a) for a in lanes], fontsize=8)
         ax.set_ylim(len(lanes) - 0.5, -0.5)
-        ax.set_xlabel(label("时间（秒，事件循环时钟）", "time (s, event-loop clock)"))
+        ax.set_xlabel(label("时间（秒，从第一个事件算起）", "time (s, since the first event)"))
         ax.set_title(title or label("Agent 时间线", "Agent timeline"))
         ax.grid(axis="x", alpha=0.3)
         ax.legend(handles=_legend(), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)

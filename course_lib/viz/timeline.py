@@ -14,6 +14,7 @@ shown or printed as a side effect.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Optional
 
 from matplotlib.figure import Figure
@@ -53,7 +54,7 @@ def scheduler_timeline(
     """
     if by not in ("task", "slot"):
         raise ValueError(f"by must be 'task' or 'slot', got {by!r}")
-    tracks = build_tracks(events_of(source))
+    tracks = _shifted(build_tracks(events_of(source)))
     with plot_style():
         fig = Figure(figsize=(10, 1.5 + 0.35 * _row_count(tracks, by, max_rows)))
         ax = fig.add_subplot()
@@ -61,7 +62,7 @@ def scheduler_timeline(
             note = _draw_by_task(ax, tracks, max_rows)
         else:
             note = _draw_by_slot(ax, tracks)
-        ax.set_xlabel(label("时间（秒，事件循环时钟）", "time (s, event-loop clock)"))
+        ax.set_xlabel(label("时间（秒，从第一个事件算起）", "time (s, since the first event)"))
         ax.set_title(title or label("调度时间线", "Scheduler timeline"))
         ax.invert_yaxis()
         ax.grid(axis="x", alpha=0.3)
@@ -71,6 +72,21 @@ def scheduler_timeline(
                     fontsize=8, color="#555555", va="top", gid="note")
         fig.tight_layout()
     return fig
+
+
+def _shifted(tracks: dict[str, TaskTrack]) -> dict[str, TaskTrack]:
+    """Measure time from the first event: a real loop's clock reads thousands of seconds.
+
+    (On the virtual clock the first event is at 0, so nothing moves.)
+    """
+    origin = min((t.added for t in tracks.values()), default=0.0)
+    if not origin:
+        return tracks
+    for track in tracks.values():
+        track.added -= origin
+        track.ended = None if track.ended is None else track.ended - origin
+        track.spans = [replace(s, start=s.start - origin, end=s.end - origin) for s in track.spans]
+    return tracks
 
 
 def _row_count(tracks: dict[str, TaskTrack], by: str, max_rows: int) -> int:
