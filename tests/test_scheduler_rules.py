@@ -1363,7 +1363,7 @@ def test_run_progress_draws_a_one_line_display_on_the_given_stream():
     assert "4/4 done" in final and "3 ok" in final and "1 failed" in final
     assert "0 running" in final and "0 queued" in final
     assert s.tasks["t0"].status is COMPLETED
-    assert s._listeners == []  # the display unsubscribed itself
+    assert s._hub.listeners == []  # the display unsubscribed itself
 
 
 def test_run_progress_true_writes_to_stderr(capsys):

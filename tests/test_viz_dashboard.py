@@ -76,7 +76,7 @@ def test_dashboard_follows_a_run_and_unsubscribes():
     scheduler, dashboard = run_virtual(main())
     assert dashboard.renders > 20  # one per event with no throttling, plus open and close
     assert dashboard.progress.value == 20
-    assert not scheduler._listeners
+    assert not scheduler._hub.listeners
 
 
 def test_updates_are_throttled_in_real_time():

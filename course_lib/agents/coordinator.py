@@ -95,6 +95,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from heapq import heappop, heappush
 from typing import Any, Optional
 
+from ..events import EventHub
 from ..scheduler.stats import percentiles
 from .agent import BaseAgent
 from .balancing import BalancingPolicy, make_policy
@@ -129,7 +130,6 @@ COMPLETED, FAILED = TaskState.COMPLETED, TaskState.FAILED
 IDLE, BUSY, OFFLINE = AgentStatus.IDLE, AgentStatus.BUSY, AgentStatus.OFFLINE
 TASK, AGENT = EventKind.TASK, EventKind.AGENT
 TASK_REQUEST, TASK_RESULT = MessageType.TASK_REQUEST, MessageType.TASK_RESULT
-_END = object()  # closes an events() stream
 
 
 class _Member:
@@ -195,7 +195,8 @@ class Coordinator:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.max_attempts = max_attempts
-        self.event_log: Optional[list[AgentEvent]] = [] if record_events else None
+        self._hub: EventHub[AgentEvent] = EventHub(record=record_events, name="agent event")
+        self.event_log: Optional[list[AgentEvent]] = self._hub.log
 
         self._members: dict[str, _Member] = {}
         self._capable: dict[AgentCapability, list[AgentInfo]] = {}
@@ -209,8 +210,6 @@ class Coordinator:
         self._loops: list[asyncio.Task] = []  # the inbox loop and the monitor
         self._started = False
         self._wakeup: Optional[asyncio.Future] = None  # the monitor's
-        self._listeners: list[Callable[[AgentEvent], Any]] = []
-        self._streams: list[asyncio.Queue] = []
         self._counts = dict.fromkeys(TaskState, 0)
         self._reassigned = 0
         self._retried = 0
@@ -378,24 +377,12 @@ class Coordinator:
 
     def subscribe(self, callback: Callable[[AgentEvent], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` for every future event; returns an unsubscribe function."""
-        self._listeners.append(callback)
-        return functools.partial(_discard, self._listeners, callback)
+        return self._hub.subscribe(callback)
 
     async def events(self) -> AsyncIterator[AgentEvent]:
         """Yield the events recorded so far, then live ones until the coordinator stops."""
-        queue: asyncio.Queue = asyncio.Queue()
-        backlog = list(self.event_log or ())
-        live = self._started
-        if live:
-            self._streams.append(queue)
-        try:
-            for event in backlog:
-                yield event
-            if live:
-                while (event := await queue.get()) is not _END:
-                    yield event
-        finally:
-            _discard(self._streams, queue)
+        async for event in self._hub.stream(live=self._started):
+            yield event
 
     def dashboard(self, mode: str = "auto") -> Any:
         """Show a live dashboard of this coordinator and return it; call ``close()`` when done.
@@ -791,8 +778,7 @@ class Coordinator:
                 self._finish(record, FAILED, now, error=CoordinatorStoppedError(
                     f"the coordinator stopped before task {record.id!r} finished"))
         self._outbox.clear()  # answers to agents that have stopped
-        for queue in self._streams:
-            queue.put_nowait(_END)
+        self._hub.close_streams()
 
     def _start_agent(self, member: _Member) -> None:
         member.runner = runner = member.agent._launch()
@@ -816,16 +802,7 @@ class Coordinator:
             self._flushing = False
 
     def _emit(self, event: AgentEvent) -> None:
-        if self.event_log is not None:
-            self.event_log.append(event)
-        for queue in self._streams:
-            queue.put_nowait(event)
-        for callback in self._listeners:
-            try:
-                callback(event)
-            except Exception as exc:  # a broken view must not break the coordinator
-                asyncio.get_running_loop().call_exception_handler(
-                    {"message": f"agent event listener {callback!r} raised", "exception": exc})
+        self._hub.emit(event)
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -906,8 +883,3 @@ def _check_attempts(max_attempts: Any) -> None:
 def _resolve(future: asyncio.Future) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def _discard(items: list, item: Any) -> None:
-    if item in items:
-        items.remove(item)

@@ -102,6 +102,7 @@ from graphlib import CycleError, TopologicalSorter
 from heapq import heappop, heappush
 from typing import Any, Optional, TextIO
 
+from ..events import EventHub
 from ._calls import CallPlan, plan_call
 from ._deadlines import Deadlines
 from ._explain import explain
@@ -122,7 +123,6 @@ PENDING, WAITING, RUNNING = TaskStatus.PENDING, TaskStatus.WAITING, TaskStatus.R
 COMPLETED, FAILED = TaskStatus.COMPLETED, TaskStatus.FAILED
 TIMEOUT, CANCELLED = TaskStatus.TIMEOUT, TaskStatus.CANCELLED
 _UNSUCCESSFUL = frozenset({FAILED, TIMEOUT, CANCELLED})
-_END = object()  # closes an events() stream
 
 
 class _Node:
@@ -182,7 +182,8 @@ class SmartScheduler:
         self.jitter = jitter
         self._rng = random.Random(seed)
         self.tasks: dict[str, Task] = {}
-        self.event_log: Optional[list[TaskEvent]] = [] if record_events else None
+        self._hub: EventHub[TaskEvent] = EventHub(record=record_events, name="scheduler event")
+        self.event_log: Optional[list[TaskEvent]] = self._hub.log
 
         self._nodes: dict[str, _Node] = {}
         self._plan_cache: dict = {}
@@ -195,8 +196,6 @@ class SmartScheduler:
         self._unfinished = 0
         self._retries = 0
         self._durations: list[float] = []
-        self._listeners: list[Callable[[TaskEvent], Any]] = []
-        self._streams: list[asyncio.Queue] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._deadlines: Optional[Deadlines] = None
         self._active = False  # a run() is in progress
@@ -284,8 +283,7 @@ class SmartScheduler:
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
                 self._executor = None
-            for queue in self._streams:
-                queue.put_nowait(_END)
+            self._hub.close_streams()
             for view, unsubscribe in views:
                 if unsubscribe is not None:
                     unsubscribe()
@@ -335,8 +333,7 @@ class SmartScheduler:
 
     def subscribe(self, callback: Callable[[TaskEvent], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` for every future event; returns an unsubscribe function."""
-        self._listeners.append(callback)
-        return functools.partial(_discard, self._listeners, callback)
+        return self._hub.subscribe(callback)
 
     async def events(self) -> AsyncIterator[TaskEvent]:
         """Yield every event recorded so far, then live ones, until the scheduler is idle.
@@ -344,20 +341,9 @@ class SmartScheduler:
         The stream ends when the run in progress (or, if tasks are waiting for
         one, the next run) ends, and at once if there is nothing left to do.
         """
-        queue: asyncio.Queue = asyncio.Queue()
-        backlog = list(self.event_log or ())
-        idle = not self._active and not self._unfinished
-        if not idle:
-            self._streams.append(queue)
-        try:
-            for event in backlog:
-                yield event
-            if idle:
-                return
-            while (event := await queue.get()) is not _END:
-                yield event
-        finally:
-            _discard(self._streams, queue)
+        # Decided when iteration starts, not when events() is called.
+        async for event in self._hub.stream(live=self._active or bool(self._unfinished)):
+            yield event
 
     def get_stats(self) -> dict[str, Any]:
         """A snapshot of counts, rates and duration percentiles (loop-clock seconds)."""
@@ -722,19 +708,8 @@ class SmartScheduler:
               priority: Optional[float] = None) -> None:
         attempts = node.task.attempts
         outcome = attempts[-1].outcome if old is RUNNING else None
-        event = TaskEvent(time, node.task.id, old, new, len(attempts), slot, reason, retry_at,
-                          outcome, priority, node.plan.deps if old is None else ())
-        if self.event_log is not None:
-            self.event_log.append(event)
-        for queue in self._streams:
-            queue.put_nowait(event)
-        for callback in self._listeners:
-            try:
-                callback(event)
-            except Exception as exc:  # a broken view must not break the scheduler
-                self._loop.call_exception_handler(
-                    {"message": f"scheduler event listener {callback!r} raised", "exception": exc}
-                )
+        self._hub.emit(TaskEvent(time, node.task.id, old, new, len(attempts), slot, reason, retry_at,
+                                 outcome, priority, node.plan.deps if old is None else ()))
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -771,11 +746,6 @@ async def _settled(value: Any = None, error: Optional[BaseException] = None) -> 
     if error is not None:
         raise error
     return value
-
-
-def _discard(items: list, item: Any) -> None:
-    if item in items:
-        items.remove(item)
 
 
 def _upstream_error(task_id: str, upstream: _Node, status: Optional[TaskStatus] = None,
