@@ -1,10 +1,9 @@
 """The chapter's own ``test_scheduler()`` (6.4, 挑战 1), unchanged, against course_lib.
 
-``seed_test_scheduler`` below is the chapter's ``test_scheduler`` copied
-verbatim (only renamed, so that pytest does not collect it as a test of its
-own).  It reads the globals ``asyncio``, ``SmartScheduler`` and ``Task``; the
-tests here run it on the virtual clock and, once, on a real event loop with
-its time scaled down.
+``seed_test_scheduler`` below is the chapter's ``test_scheduler``, kept
+verbatim in `course_lib.chapter_reference`, with its globals ``asyncio``,
+``SmartScheduler`` and ``Task`` supplied here.  The tests run it on the
+virtual clock and, once, on a real event loop with its time scaled down.
 """
 
 import asyncio
@@ -21,74 +20,17 @@ from course_lib import SmartScheduler, Task, TaskStatus, run_virtual
 
 
 # ---------------------------------------------------------------------------
-# The chapter's test code, verbatim (renamed from ``test_scheduler``).
-# ---------------------------------------------------------------------------
-async def seed_test_scheduler():
-    scheduler = SmartScheduler(max_workers=3)
-    
-    # 定义测试任务
-    async def task_a():
-        await asyncio.sleep(1)
-        return "A完成"
-    
-    async def task_b(a_result: str):
-        await asyncio.sleep(1)
-        return f"B完成（依赖: {a_result}）"
-    
-    async def task_c():
-        await asyncio.sleep(0.5)
-        return "C完成"
-    
-    async def task_fail():
-        raise Exception("模拟失败")
-    
-    # 添加任务
-    task_a_id = await scheduler.add_task(Task(
-        id="task-a",
-        func=task_a,
-        priority=1
-    ))
-    
-    task_b_id = await scheduler.add_task(Task(
-        id="task-b",
-        func=task_b,
-        priority=2,
-        dependencies={"task-a"}
-    ))
-    
-    await scheduler.add_task(Task(
-        id="task-c",
-        func=task_c,
-        priority=1
-    ))
-    
-    await scheduler.add_task(Task(
-        id="task-fail",
-        func=task_fail,
-        max_retries=2
-    ))
-    
-    # 运行调度器
-    results = await scheduler.run()
-    
-    # 打印结果
-    print("\n=== 任务结果 ===")
-    for task_id, task in results.items():
-        print(f"{task_id}: {task.status.value} - {task.result or task.error}")
-    
-    print(f"\n=== 统计信息 ===")
-    print(scheduler.get_stats())
-
-
-# ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
 
 def _with_globals(scheduler_cls=SmartScheduler, task_factory=Task, asyncio_module=asyncio):
-    """``seed_test_scheduler`` with other globals (its code object is untouched)."""
+    """The chapter's ``test_scheduler`` with these globals (its code object is untouched)."""
     names = {"asyncio": asyncio_module, "SmartScheduler": scheduler_cls, "Task": task_factory,
              "__builtins__": __builtins__}
-    return types.FunctionType(seed_test_scheduler.__code__, names, "test_scheduler")
+    return types.FunctionType(chapter_reference.test_scheduler.__code__, names, "test_scheduler")
+
+
+seed_test_scheduler = _with_globals()
 
 
 def _recording_scheduler():
@@ -119,16 +61,11 @@ def _run_spans(events):
 # ---------------------------------------------------------------------------
 
 def test_seed_test_is_the_chapters_code_verbatim():
-    with open(__file__, encoding="utf-8") as f:
-        ours = f.read()
-    start = ours.index("async def seed_test_scheduler():\n")
-    end = ours.index("\n\n\n# ----", start)
-    here = ours[start:end].replace("seed_test_scheduler", "test_scheduler", 1)
-    # The library keeps its own verbatim copy (course_lib.chapter_reference).
-    assert here == inspect.getsource(chapter_reference.test_scheduler).rstrip("\n")
+    ours = inspect.getsource(chapter_reference.test_scheduler).rstrip("\n")
+    assert ours.startswith("async def test_scheduler():\n    scheduler = SmartScheduler(max_workers=3)")
     seed = pathlib.Path(__file__).resolve().parents[2] / "shared" / "seed" / "6.4-小结和复习.md"
     if seed.exists():  # the course workspace also has the chapter itself
-        assert here in seed.read_text(encoding="utf-8")
+        assert ours in seed.read_text(encoding="utf-8")
 
 
 def test_seed_test_prints_b_with_a_result(capsys):
