@@ -48,3 +48,17 @@ def test_every_criterion_of_both_challenges_has_a_mutant():
     assert {c for name, c in covered if name == "challenge2"} == {
         "registration", "dispatch_balancing", "messaging", "fault_tolerance", "monitoring"}
     assert len(covered) >= 10 and len(list(SUBMISSIONS.parent.glob("challenge*/mut_*.py"))) >= 12
+
+
+def test_report_widget_and_text_fallback(capsys):
+    from course_lib.grading import report_widget, show_report
+
+    report = grade_file(SUBMISSIONS / "mut_monitoring_no_per_agent.py", 2)
+    box = report_widget(report)
+    total, accordion = box.children
+    assert "92 / 100" in total.value
+    assert accordion.titles[-1] == "系统监控和统计：7 / 15"
+    assert "✘" in accordion.children[-1].value and "原因：" in accordion.children[-1].value
+    show_report(report)  # no Jupyter kernel here: the text report
+    out = capsys.readouterr().out
+    assert out.startswith("挑战 2 评分报告：mut_monitoring_no_per_agent.py") and "总分：92 / 100" in out

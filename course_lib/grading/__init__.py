@@ -8,5 +8,8 @@ same submission always gets the same score.
 from .grader import grade_batch, grade_file
 from .rubric import CheckFailed, Report
 from .sandbox import Limits
+from .view import report_widget, show_report
 
-__all__ = ["CheckFailed", "Limits", "Report", "grade_batch", "grade_file"]
+__all__ = [
+    "CheckFailed", "Limits", "Report", "grade_batch", "grade_file", "report_widget", "show_report",
+]

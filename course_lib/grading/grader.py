@@ -32,7 +32,7 @@ def grade_file(path: Path | str, challenge: Optional[int] = None, *, limits: Lim
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             outcomes = list(pool.map(
                 lambda item: run_check(source, challenge, f"{item[0].key}.{item[1].key}", limits), keys))
-    report = Report(challenge, str(path))
+    report = Report(challenge, Path(path).name)
     results = iter(outcomes)
     for criterion in criteria:
         row = CriterionResult(criterion.key, criterion.name)
