@@ -8,7 +8,8 @@ from matplotlib.colors import to_hex
 from course_lib import run_virtual
 from course_lib.demos import agents_demo
 from course_lib.viz import fonts
-from course_lib.viz.agents import ATTEMPT_COLORS, agent_lanes, agent_report, agent_timeline
+from course_lib.viz.agents import (
+    ATTEMPT_COLORS, agent_lanes, agent_report, agent_timeline, describe_event)
 from course_lib.viz.dashboard import AgentDashboard
 
 COORDINATOR = run_virtual(agents_demo())
@@ -52,14 +53,21 @@ def test_timeline_draws_attempts_heartbeats_crash_and_the_reassignment_arrow():
 
 
 def test_text_report_is_exact():
-    assert agent_report(COORDINATOR, last_events=2) == "\n".join([
+    report = agent_report(COORDINATOR, last_events=2).splitlines()
+    assert report[:4] == [
         "queued 0 | running 0 | completed 4 | failed 0 | reassigned 1 | throughput 0.80 tasks/s",
         "search-1  offline [..........] 0/1  done 0  failed 0  avg 0.00 s",
         "search-2  idle    [..........] 0/1  done 3  failed 1  avg 0.75 s",
         "calc-1    idle    [..........] 0/1  done 1  failed 0  avg 0.50 s",
-        "  t=5.00 heartbeat calc-1",
-        "  t=5.00 task-2 running -> completed on search-2 (attempt 2)",
-    ])
+    ]
+    # The last events, one line each (same-time heartbeats may come in either order).
+    assert report[4:] == ["  " + describe_event(e) for e in EVENTS[-2:]]
+
+
+def test_event_lines_say_why_a_task_moved():
+    moved = [describe_event(e) for e in EVENTS if e.task_id == "task-1" and e.new.value == "queued"
+             and e.old is not None]
+    assert moved == ["t=3.00 task-1 running -> queued on search-1 (attempt 1): agent search-1 went offline"]
 
 
 def test_agent_dashboard_widget_state():

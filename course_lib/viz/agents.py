@@ -221,7 +221,9 @@ def describe_event(ev: Any) -> str:
         line = f"t={ev.time:.2f} {ev.task_id} {ev.old.value if ev.old else 'new'} -> {ev.new.value}"
         if ev.agent_id:
             line += f" on {ev.agent_id}"
-        return line + (f" (attempt {ev.attempt})" if ev.attempt else "")
+        line += f" (attempt {ev.attempt})" if ev.attempt else ""
+        # Why it moved matters: a failure and a reassignment look alike otherwise.
+        return line + (f": {ev.reason}" if ev.reason else "")
     if ev.kind.value == "agent":
         new = ev.new.value if ev.new is not None else "removed"
         return f"t={ev.time:.2f} agent {who} -> {new} {ev.reason}".rstrip()
