@@ -1,11 +1,26 @@
 """BaseAgent: the worker side of the agent system.
 
 An agent reads its inbox on the coordinator's message bus, runs each task it
-is sent (up to ``capacity`` at once, each in its own asyncio task), answers
-with a TASK_RESULT, and sends a HEARTBEAT every ``heartbeat_interval``.  It
-talks to other agents only through the bus: `send` and `broadcast` for
-notes, `request` to have another agent (or any agent with a capability) do
-a task and wait for the answer.
+is sent (up to ``capacity`` at once), answers with a TASK_RESULT, and sends a
+HEARTBEAT every ``heartbeat_interval``.  It talks to other agents only
+through the bus: `send` and `broadcast` for notes, `request` to have another
+agent (or any agent with a capability) do a task and wait for the answer.
+
+How tasks run
+-------------
+One asyncio task at a time reads the inbox: the *reader*, at first the task
+of `run` itself.  It handles messages one by one, in order.  A TASK_REQUEST
+it runs at once, inside itself: a task that never waits (a quick lookup, a
+calculation) is done before the next message, with no asyncio task created
+for it.  When the task does wait, the reader keeps it, since its awaits and
+``asyncio.current_task()`` (``asyncio.timeout``, task groups) belong to it,
+and hands the inbox to another reader (a parked one, or a new one) before it
+waits; once the task is done, it parks until the inbox needs it again.  So
+the inbox is always read (replies to `request` arrive while a task waits on
+them), tasks run side by side up to ``capacity``, and each waiting task is
+in an asyncio task of its own that `crash` (or a stale-attempt notice) can
+cancel.  Each task runs in its own copy of the reader's context, as with
+``asyncio.create_task``.
 
 The fault-injection hooks `crash`, `pause` and `fail_next` exist for
 teaching: they make failover, late results and retries happen on demand.
@@ -14,7 +29,9 @@ teaching: they make failover, late results and retries happen on demand.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
+import types
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -42,6 +59,7 @@ __all__ = ["BaseAgent"]
 
 TASK_REQUEST, TASK_RESULT = MessageType.TASK_REQUEST, MessageType.TASK_RESULT
 AGENT_STATUS, HEARTBEAT, DIRECT = MessageType.AGENT_STATUS, MessageType.HEARTBEAT, MessageType.DIRECT
+_new = tuple.__new__  # builds a named tuple from all its fields, skipping its slower __new__
 
 
 class BaseAgent(ABC):
@@ -83,7 +101,12 @@ class BaseAgent(ABC):
         self.received: deque[Message] = deque(maxlen=100)
         self._task: Optional[asyncio.Task] = None  # run()
         self._heartbeat_task: Optional[asyncio.Task] = None
-        self._jobs: dict[str, tuple[int, asyncio.Task]] = {}  # task id -> (attempt, job)
+        # Tasks that waited, and so are still running: task id -> (attempt, the reader running it).
+        self._jobs: dict[str, tuple[int, asyncio.Task]] = {}
+        self._helpers: set[asyncio.Task] = set()  # readers besides run()'s own task
+        self._parked: deque[asyncio.Future] = deque()  # readers waiting to read the inbox again
+        self._drops: dict[asyncio.Task, int] = {}  # reader -> cancellations asked by _drop_stale
+        self._reader_error: Optional[BaseException] = None  # what killed a helper reader
         self._requests: dict[str, asyncio.Future] = {}  # task id -> answer
         self._request_ids = itertools.count(1)
         self._fail_next = 0
@@ -115,39 +138,39 @@ class BaseAgent(ABC):
         coordinator = self._connected()
         if self.running and self._task is not asyncio.current_task():
             raise RuntimeError(f"agent {self.id!r} is already running")
-        bus = coordinator.message_bus
         self.running = True
         self._task = asyncio.current_task()
-        self._heartbeat_task = asyncio.create_task(
-            self._heartbeat(coordinator), name=f"heartbeat {self.id}"
-        )
+        self._reader_error = None
         try:
-            while True:
-                message = await bus.receive(self.id)
-                if not self._awake.is_set():
-                    await self._awake.wait()
-                kind = message.type
-                if kind is TASK_REQUEST:
-                    self._start_job(message.content)
-                elif kind is TASK_RESULT:
-                    answer = self._requests.get(message.content.task_id)
-                    if answer is not None and not answer.done():
-                        answer.set_result(message.content)
-                elif kind is AGENT_STATUS:
-                    self._drop_stale(message.content)
-                else:
-                    await self.handle_message(message)
-                await bus.acknowledge(self.id, message)
+            # The first heartbeat goes out, and its timer starts, before any task
+            # here can start one of its own (as when every task had an asyncio task
+            # of its own, started after this one).  The rest of the loop is a task.
+            heartbeat, context = self._heartbeat(coordinator), contextvars.copy_context()
+            waiting_on = context.run(heartbeat.send, None)
+            self._heartbeat_task = asyncio.create_task(
+                _carried_on(heartbeat, context, waiting_on), name=f"heartbeat {self.id}"
+            )
+            await self._read_inbox(coordinator)
+        except asyncio.CancelledError:
+            error, self._reader_error = self._reader_error, None
+            if error is not None:  # a helper reader died of it: so does the agent's loop
+                raise error from None
+            raise
         finally:
             self._task = None  # so that _halt() does not cancel this very task
             self._halt()
             await asyncio.gather(*self._children(), return_exceptions=True)
             self._heartbeat_task = None
             self._jobs.clear()
+            self._helpers.clear()
+            self._parked.clear()
+            self._drops.clear()
 
     async def send_message(self, message: Message) -> None:
         """Send *message* on the coordinator's bus (held back while paused)."""
-        coordinator = self._connected()
+        coordinator = self.coordinator
+        if coordinator is None:
+            self._connected()  # raises
         if message.sender != self.id:
             raise ValueError(f"agent {self.id!r} cannot send a message as {message.sender!r}")
         if not self._awake.is_set():
@@ -289,32 +312,125 @@ class BaseAgent(ABC):
             await self.send_message(Message(HEARTBEAT, self.id, receiver, None))
             await asyncio.sleep(interval)
 
-    def _start_job(self, request: TaskRequest) -> None:
-        job = asyncio.create_task(self._execute(request))
-        self._jobs[request.task_id] = (request.attempt, job)
+    async def _read_inbox(self, coordinator: Coordinator) -> None:
+        """Handle messages in order while this task is the reader (see the module docstring)."""
+        bus, me, awake = coordinator.message_bus, self.id, self._awake
+        receive, acknowledge = bus.receive, bus.acknowledge
+        while self.running:  # crash() inside a task that never waited ends the loop here
+            message = await receive(me)
+            if not awake.is_set():
+                await awake.wait()
+            kind = message.type
+            if kind is TASK_REQUEST:
+                await acknowledge(me, message)  # taken charge of
+                rest = self._start_job(message.content)
+                if rest is not None:  # it waits: another task reads the inbox meanwhile
+                    await self._see_through(rest)
+                    await self._park()
+                continue
+            if kind is TASK_RESULT:
+                answer = self._requests.get(message.content.task_id)
+                if answer is not None and not answer.done():
+                    answer.set_result(message.content)
+            elif kind is AGENT_STATUS:
+                self._drop_stale(message.content)
+            else:
+                await self.handle_message(message)
+            await acknowledge(me, message)
+        # crash() ran inside a task that never waited: take its cancellation here,
+        # before run()'s cleanup (which awaits) would.
+        await asyncio.sleep(0)
+
+    def _start_job(self, request: TaskRequest) -> Optional[types.GeneratorType]:
+        """Run *request* until it ends or first waits; if it waits, pass the inbox on
+        and return what to await to see it through in this task."""
+        job = self._execute(request)
+        context = contextvars.copy_context()
+        try:
+            waiting_on = context.run(job.send, None)
+        except StopIteration:
+            return None  # done, result sent
+        except asyncio.CancelledError:
+            return None  # it cancelled itself, as a task of its own could
+        self._jobs[request.task_id] = (request.attempt, asyncio.current_task())
+        self._pass_inbox()
+        return _carry_on(job, context, waiting_on)
+
+    async def _see_through(self, rest: types.GeneratorType) -> None:
+        """Await the rest of a task; absorb the cancellations of `_drop_stale`, not others."""
+        reader = asyncio.current_task()
+        try:
+            await rest
+        except asyncio.CancelledError:
+            if not self._forget_drops(reader):
+                raise  # crash(), or the coordinator stopping
+        else:
+            self._forget_drops(reader)
+
+    def _forget_drops(self, reader: asyncio.Task) -> bool:
+        """Take back the cancellations `_drop_stale` asked of *reader*; True if there
+        were some and nothing else asked for one."""
+        drops = self._drops.pop(reader, 0)
+        for _ in range(drops):
+            reader.uncancel()
+        return drops > 0 and not reader.cancelling()
+
+    def _pass_inbox(self) -> None:
+        """The reader is about to wait for a task: wake a parked reader, or start one."""
+        parked = self._parked
+        while parked:
+            waiter = parked.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        helper = asyncio.get_running_loop().create_task(self._help(), name=f"agent {self.id} reader")
+        self._helpers.add(helper)
+
+    async def _park(self) -> None:
+        """Wait until the inbox needs a reader again (a task has finished here meanwhile)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._parked.append(waiter)
+        await waiter
+
+    async def _help(self) -> None:
+        """A helper reader's task: read the inbox; if that fails, so does `run`."""
+        try:
+            await self._read_inbox(self._connected())
+        except Exception as exc:
+            if self._task is not None:
+                self._reader_error = exc
+                self._task.cancel()
 
     async def _execute(self, request: TaskRequest) -> None:
+        task_id, attempt = request.task_id, request.attempt
+        # TaskResult built with tuple.__new__: all four fields, in order (see coordinator._new).
         try:
             if self._fail_next:
                 self._fail_next -= 1
-                raise InjectedFault(f"agent {self.id!r} failed task {request.task_id!r} on purpose")
-            outcome = TaskResult(request.task_id, request.attempt, await self.process_task(request.task))
+                raise InjectedFault(f"agent {self.id!r} failed task {task_id!r} on purpose")
+            outcome = _new(TaskResult, (task_id, attempt, await self.process_task(request.task), None))
         except Exception as exc:
-            outcome = TaskResult(request.task_id, request.attempt, error=exc)
+            outcome = _new(TaskResult, (task_id, attempt, None, exc))
         finally:
-            if self._jobs.get(request.task_id, (None,))[0] == request.attempt:
-                del self._jobs[request.task_id]
-        await self.send_message(Message(TASK_RESULT, self.id, self._connected().id, outcome))
+            jobs = self._jobs
+            entry = jobs.get(task_id)
+            if entry is not None and entry[0] == attempt:
+                del jobs[task_id]
+        await self.send_message(Message(TASK_RESULT, self.id, self._connected().id, outcome,
+                                        asyncio.get_running_loop().time()))
 
     def _drop_stale(self, update: StatusUpdate) -> None:
         """The coordinator gave these attempts to other agents: stop working on them."""
         for task_id, attempt in update.stale:
             entry = self._jobs.get(task_id)
             if entry is not None and entry[0] == attempt:
-                entry[1].cancel()
+                reader = entry[1]  # _see_through tells this cancellation from the others
+                self._drops[reader] = self._drops.get(reader, 0) + 1
+                reader.cancel()
 
     def _children(self) -> list[asyncio.Task]:
-        children = [job for _, job in self._jobs.values()]
+        """The tasks to stop with the agent (not run()'s own)."""
+        children = list(self._helpers)
         if self._heartbeat_task is not None:
             children.append(self._heartbeat_task)
         return children
@@ -340,3 +456,32 @@ class BaseAgent(ABC):
     def _note(self, kind: EventKind, reason: str) -> None:
         if self.coordinator is not None:
             self.coordinator._emit(AgentEvent(loop_time(), kind, None, self.id, reason=reason))
+
+
+@types.coroutine
+def _carry_on(job: Any, context: contextvars.Context, waiting_on: Any) -> Any:
+    """Go on running coroutine *job*, now waiting on *waiting_on*, in the awaiting
+    task and in *context*: what a task's steps would do, passing what the task
+    sends or throws (results, cancellation) through to *job*."""
+    run = context.run
+    while True:
+        try:
+            sent = yield waiting_on
+        except GeneratorExit:
+            job.close()
+            raise
+        except BaseException as exc:
+            try:
+                waiting_on = run(job.throw, exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                waiting_on = run(job.send, sent)
+            except StopIteration as done:
+                return done.value
+
+
+async def _carried_on(job: Any, context: contextvars.Context, waiting_on: Any) -> Any:
+    """`_carry_on` as a coroutine, for a task of its own."""
+    return await _carry_on(job, context, waiting_on)

@@ -131,6 +131,11 @@ IDLE, BUSY, OFFLINE = AgentStatus.IDLE, AgentStatus.BUSY, AgentStatus.OFFLINE
 TASK, AGENT = EventKind.TASK, EventKind.AGENT
 TASK_REQUEST, TASK_RESULT = MessageType.TASK_REQUEST, MessageType.TASK_RESULT
 
+# ``_new(AgentEvent, (all nine fields))`` builds a named tuple without the
+# Python-level ``__new__`` that fills in defaults: a third cheaper, and the
+# coordinator makes several per task.  Every field must be given, in order.
+_new = tuple.__new__
+
 
 class _Member:
     """The coordinator's private bookkeeping for one registered agent."""
@@ -197,6 +202,7 @@ class Coordinator:
         self.max_attempts = max_attempts
         self._hub: EventHub[AgentEvent] = EventHub(record=record_events, name="agent event")
         self.event_log: Optional[list[AgentEvent]] = self._hub.log
+        self._emit: Callable[[AgentEvent], None] = self._hub.emit  # record or stream one event
 
         self._members: dict[str, _Member] = {}
         self._capable: dict[AgentCapability, list[AgentInfo]] = {}
@@ -282,8 +288,9 @@ class Coordinator:
         that can never run.
         """
         record = self._submit(task, agent=agent, deadline=deadline, max_attempts=max_attempts)
-        if self._started:
-            self._dispatch((record.route,))
+        route = record.route
+        if self._started and self._free.get(route):  # else it waits: nothing to do now
+            self._dispatch((route,))
             if self._outbox:
                 await self._flush()
         return record.id
@@ -444,7 +451,7 @@ class Coordinator:
         max_attempts: Optional[int] = None,
         reply_to: Optional[str] = None,
     ) -> TaskRecord:
-        if not isinstance(task, Mapping):
+        if type(task) is not dict and not isinstance(task, Mapping):
             raise InvalidTaskError(f"a task must be a dict, got {type(task).__name__}")
         info = None
         if agent is not None:
@@ -452,7 +459,9 @@ class Coordinator:
             if info is None:
                 raise InvalidTaskError(f"no agent {agent!r} is registered")
         if "type" in task:
-            capability = parse_capability(task["type"])
+            capability = task["type"]
+            if type(capability) is not AgentCapability:
+                capability = parse_capability(capability)
         elif info is not None and len(info.capabilities) == 1:
             (capability,) = info.capabilities
         else:
@@ -470,14 +479,14 @@ class Coordinator:
             task_id = f"task-{next(self._task_ids)}"
         elif task_id in self.tasks:
             raise InvalidTaskError(f"duplicate task id {task_id!r}")
-        now = loop_time()
+        now = self._loop.time() if self._started else loop_time()
         record = TaskRecord(
             task_id, task, capability, now, max_attempts or self.max_attempts, agent,
             None if deadline is None else now + deadline, reply_to,
         )
         self.tasks[task_id] = record
         self._counts[QUEUED] += 1
-        self._emit(AgentEvent(now, TASK, task_id, agent, None, QUEUED))
+        self._emit(_new(AgentEvent, (now, TASK, task_id, agent, None, QUEUED, 0, None, "")))
         self.task_queue.put(record)
         if record.deadline is not None:
             heappush(self._deadlines, (record.deadline, task_id, record))
@@ -490,11 +499,13 @@ class Coordinator:
         """Start waiting tasks of *routes* on free agents, as the policy chooses."""
         if not self._started:
             return
-        choose = self.policy.choose
+        choose, fifo_of, free_on = self.policy.choose, self.task_queue.fifo, self._free.get
         for route in routes:
-            fifo = self.task_queue.fifo(route)
-            free = self._free.get(route)
-            if not fifo or not free:
+            free = free_on(route)
+            if not free:
+                continue
+            fifo = fifo_of(route)
+            if not fifo:
                 continue
             held: list[TaskRecord] = []
             while fifo and free:  # _start_attempt takes agents out of *free* as they fill up
@@ -506,7 +517,8 @@ class Coordinator:
                         held.append(record)
                         continue
                 self._start_attempt(record, choose(candidates))
-            fifo.extendleft(reversed(held))
+            if held:
+                fifo.extendleft(reversed(held))
 
     def _avoid_failed(self, record: TaskRecord, candidates: list[AgentInfo]) -> list[AgentInfo]:
         """The candidates that may retry *record*: those that have not failed it,
@@ -526,29 +538,31 @@ class Coordinator:
         free = info.status is not OFFLINE and len(info.in_flight) < info.capacity
         if free is not member.free:
             member.free = free
-            for route in member.routes:
-                if free:
-                    self._free[route][info.id] = info
-                else:
-                    del self._free[route][info.id]
+            agent_id, free_on = info.id, self._free
+            if free:
+                for route in member.routes:
+                    free_on[route][agent_id] = info
+            else:
+                for route in member.routes:
+                    del free_on[route][agent_id]
 
     def _start_attempt(self, record: TaskRecord, info: AgentInfo) -> None:
         now = self._loop.time()
-        previous = record.agent
-        record.attempt += 1
+        previous, task_id, agent_id = record.agent, record.id, info.id
+        record.attempt = attempt = record.attempt + 1
         record.state = RUNNING
-        record.agent = info.id
+        record.agent = agent_id
         record.started_at = now
-        info.in_flight[record.id] = record.attempt
+        info.in_flight[task_id] = attempt
         info.tasks_assigned += 1
         info.status = BUSY
-        self._refresh(self._members[info.id])
+        self._refresh(self._members[agent_id])
         counts = self._counts
         counts[QUEUED] -= 1
         counts[RUNNING] += 1
-        self._emit(AgentEvent(now, TASK, record.id, info.id, QUEUED, RUNNING, record.attempt, previous))
-        self._outbox.append(Message(
-            TASK_REQUEST, self.id, info.id, TaskRequest(record.id, record.task, record.attempt), now))
+        self._emit(_new(AgentEvent, (now, TASK, task_id, agent_id, QUEUED, RUNNING, attempt, previous, "")))
+        self._outbox.append(Message(TASK_REQUEST, self.id, agent_id,
+                                    _new(TaskRequest, (task_id, record.task, attempt, None, None)), now))
 
     def _requeue(self, records: list[TaskRecord], reason: str, now: float) -> None:
         """Running tasks go back to the front of their queues, keeping their order."""
@@ -566,33 +580,41 @@ class Coordinator:
     # ---------------------------------------------------------- inbox
 
     async def _serve(self) -> None:
-        """The inbox loop: handle each message, then send what it caused."""
-        bus, me = self.message_bus, self.id
+        """The inbox loop: handle each message; send what they caused before waiting for more."""
+        bus, me, outbox = self.message_bus, self.id, self._outbox
+        receive, acknowledge, waiting = bus.receive, bus.acknowledge, bus.waiting
+        HEARTBEAT = MessageType.HEARTBEAT
         while True:
-            message = await bus.receive(me)
+            message = await receive(me)
             kind = message.type
             if kind is TASK_RESULT:
                 self._on_result(message.sender, message.content)
-            elif kind is MessageType.HEARTBEAT:
+            elif kind is HEARTBEAT:
                 self._on_heartbeat(message.sender)
             elif kind is TASK_REQUEST:
                 self._on_request(message.sender, message.content)
-            await self._flush()
-            await bus.acknowledge(me, message)
+            await acknowledge(me, message)
+            # One flush for a whole burst of results: nobody can read these
+            # messages before this loop waits anyway.
+            if outbox and not waiting(me):
+                await self._flush()
 
     def _on_result(self, sender: str, outcome: TaskResult) -> None:
-        now = self._loop.time()
+        task_id, attempt = outcome.task_id, outcome.attempt
         member = self._members.get(sender)
-        record = self.tasks.get(outcome.task_id)
+        record = self.tasks.get(task_id)
+        now = self._loop.time()
         # Did *sender* hold this attempt?  Then its slot is free now, whatever the outcome.
-        held = member is not None and member.info.in_flight.get(outcome.task_id) == outcome.attempt
-        if held:
-            info = member.info
-            del info.in_flight[outcome.task_id]
-            if not info.in_flight:
-                info.status = IDLE
-            self._refresh(member)
-        if not held or record.state is not RUNNING or record.attempt != outcome.attempt:
+        if member is None or member.info.in_flight.get(task_id) != attempt:
+            self._ignore(sender, outcome, record, now)
+            return
+        info = member.info
+        in_flight = info.in_flight
+        del in_flight[task_id]
+        if not in_flight:
+            info.status = IDLE
+        self._refresh(member)
+        if record.state is not RUNNING or record.attempt != attempt:
             self._ignore(sender, outcome, record, now)
         else:
             member.latency_sum += now - record.started_at
@@ -602,8 +624,7 @@ class Coordinator:
                 self._finish(record, COMPLETED, now, result=outcome.result)
             else:
                 self._on_failure(record, info, outcome.error, now)
-        if held:
-            self._dispatch(member.routes)
+        self._dispatch(member.routes)
 
     def _on_failure(self, record: TaskRecord, info: AgentInfo, error: BaseException,
                     now: float) -> None:
@@ -728,8 +749,8 @@ class Coordinator:
             self._latencies.append(now - record.submitted_at)
         else:
             record.error = self.failures[record.id] = error
-        self._emit(AgentEvent(now, TASK, record.id, record.agent, old, state, record.attempt,
-                              reason="" if error is None else f"{type(error).__name__}: {error}"))
+        self._emit(_new(AgentEvent, (now, TASK, record.id, record.agent, old, state, record.attempt, None,
+                                     "" if error is None else f"{type(error).__name__}: {error}")))
         if record.waiters is not None:
             for countdown in record.waiters:
                 countdown.tick()
@@ -800,9 +821,6 @@ class Coordinator:
                 await send(outbox.popleft())
         finally:
             self._flushing = False
-
-    def _emit(self, event: AgentEvent) -> None:
-        self._hub.emit(event)
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
