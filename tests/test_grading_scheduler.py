@@ -96,6 +96,9 @@ def test_batch_mode_writes_a_gradebook_and_feedback_and_survives_bad_files(tmp_p
                          ("wang-wu", SUBMISSIONS / "challenge1" / "mut_timeout_ignored.py")]:
         (batch / f"{name}.py").write_text(source.read_text())
     (batch / "_mutant.py").write_text((SUBMISSIONS / "challenge1" / "_mutant.py").read_text())
+    (batch / "zhao-liu").mkdir()  # two loose files: which one is the submission?
+    for name in ("a.py", "b.py"):
+        (batch / "zhao-liu" / name).write_text("x = 1\n")
     out = tmp_path / "out"
     progress = tmp_path / "progress.txt"
     with open(progress, "w") as stream:
@@ -107,7 +110,10 @@ def test_batch_mode_writes_a_gradebook_and_feedback_and_survives_bad_files(tmp_p
     assert rows["wang-wu"]["concurrency_timeout"] == "13" and rows["wang-wu"]["total"] == "93"
     assert list(rows["li-lei"])[1:6] == ["priority", "dependencies", "concurrency_timeout", "retry", "monitoring"]
     assert "sys.exit(1)" in (out / "feedback" / "han-meimei.txt").read_text(encoding="utf-8")
-    assert "3/3 submissions" in progress.read_text()
+    assert "4/4 submissions" in progress.read_text()
+    assert rows["zhao-liu"]["total"] == "0"
+    feedback = (out / "feedback" / "zhao-liu.txt").read_text(encoding="utf-8")
+    assert feedback.startswith("无法评分：") and "found 2 .py files" in feedback
 
 
 def test_cli_prints_the_json_shape_and_detects_the_challenge():

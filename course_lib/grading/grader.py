@@ -65,8 +65,7 @@ def grade_batch(folder: Path | str, out: Path | str, challenge: Optional[int] = 
         try:
             report = grade_file(entry, challenge, limits=limits, jobs=1)
         except (ValueError, FileNotFoundError) as exc:
-            report = Report(challenge or 0, str(entry))
-            report.error = str(exc)  # type: ignore[attr-defined]
+            report = Report(challenge or 0, entry.name, error=str(exc))
         done += 1
         _progress(progress, done, len(entries), time.monotonic() - started)
         return report
@@ -82,9 +81,7 @@ def grade_batch(folder: Path | str, out: Path | str, challenge: Optional[int] = 
             points = {c.key: c.points for c in report.criteria}
             writer.writerow([entry.stem, *(points.get(k, 0) for k in keys), report.total, report.max])
     for entry, report in zip(entries, reports):
-        error = getattr(report, "error", None)
-        text = f"无法评分：{error}" if error else report.text()
-        (out / "feedback" / f"{entry.stem}.txt").write_text(text + "\n", encoding="utf-8")
+        (out / "feedback" / f"{entry.stem}.txt").write_text(report.text() + "\n", encoding="utf-8")
     return reports
 
 

@@ -74,6 +74,7 @@ class Report:
     challenge: int
     submission: str
     criteria: list[CriterionResult] = field(default_factory=list)
+    error: str = ""  # why it could not be graded at all (no file, unknown challenge)
 
     @property
     def total(self) -> int:
@@ -89,6 +90,8 @@ class Report:
 
     def text(self) -> str:
         """The report for people, in Chinese."""
+        if self.error:
+            return f"无法评分：{self.error}"
         lines = [f"挑战 {self.challenge} 评分报告：{self.submission}", ""]
         for criterion in self.criteria:
             lines.append(f"【{criterion.name}】 {criterion.points} / {criterion.max} 分")
