@@ -117,8 +117,9 @@ def test_batch_mode_writes_a_gradebook_and_feedback_and_survives_bad_files(tmp_p
 
 
 def test_cli_prints_the_json_shape_and_detects_the_challenge():
+    # A path relative to where the instructor stands (the checks run elsewhere).
     run = subprocess.run([sys.executable, "-m", "course_lib.grading", "--json",
-                          str(SUBMISSIONS / "challenge1" / "mut_stats_status_incomplete.py")],
+                          "mut_stats_status_incomplete.py"], cwd=SUBMISSIONS / "challenge1",
                          capture_output=True, text=True, check=True)
     report = json.loads(run.stdout)
     assert report["challenge"] == 1 and report["total"] == 94 and report["max"] == 100

@@ -44,7 +44,7 @@ def detect_challenge(path: Path) -> int:
 
 def resolve_submission(path: Path, challenge: int | None = None) -> Path:
     """The .py file of a submission given as a file or as a learner's folder."""
-    path = Path(path)
+    path = Path(path).resolve()  # the checks run in a scratch folder
     if path.is_file():
         return path
     if not path.is_dir():
