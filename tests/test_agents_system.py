@@ -206,13 +206,57 @@ def test_a_deadline_with_no_agent_ever_fails_clearly():
         "capability ever came", TaskState.FAILED)
 
 
+def test_waiting_tasks_that_expire_in_any_order_leave_the_rest_in_order():
+    async def main(c):
+        deadlines = [None, 3, None, 1, 2, None]  # tasks 2, 4 and 5 expire while waiting
+        ids = [await c.assign_task({"type": SEARCH, "n": n}, deadline=d)
+               for n, d in enumerate(deadlines)]
+        await asyncio.sleep(4)
+        waiting = ([r.id for r in c.task_queue], c.task_queue.qsize(), repr(c.task_queue))
+        await Worker("late").connect(c)
+        done = await c.gather(ids, return_exceptions=True)
+        return waiting, [r if isinstance(r, TaskDeadlineError) else r["n"] for r in done], \
+            [e.task_id for e in events(c, EventKind.TASK, new=TaskState.RUNNING)]
+
+    waiting, done, started = run(main)
+    assert waiting == (["task-1", "task-3", "task-6"], 3, "<TaskQueue search=3>")
+    assert [type(r) for r in done[1:2] + done[3:5]] == [TaskDeadlineError] * 3
+    assert [done[0], done[2], done[5]] == [0, 2, 5]
+    assert started == ["task-1", "task-3", "task-6"]  # FIFO, the expired ones skipped
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["put", "front", "take", "end"]), st.integers(0, 30)),
+                max_size=80))
+def test_the_task_queue_matches_a_plain_list(operations):
+    from course_lib.agents.taskqueue import TaskQueue
+    from course_lib.agents.types import TaskRecord
+
+    queue, model, made = TaskQueue(), [], 0
+    for op, pick in operations:
+        if op in ("put", "front"):
+            made += 1
+            record = TaskRecord(f"t{made}", {}, SEARCH, 0.0, 1)
+            queue.put(record, front=op == "front")
+            model.insert(0, record) if op == "front" else model.append(record)
+        elif op == "take":
+            got = queue.take(SEARCH)
+            assert got is (model.pop(0) if model else None)
+        elif model:  # a waiting task ends (deadline, stop): the coordinator marks it, then discards it
+            record = model.pop(pick % len(model))
+            record.state = TaskState.FAILED
+            queue.discard(record)
+        assert list(queue) == model and queue.qsize() == len(model)
+        assert queue.routes() == ([SEARCH] if model else [])
+
+
 def test_result_timeout_leaves_the_task_running():
     async def main(c):
         await Worker("a").connect(c)
         task_id = await c.assign_task({"type": SEARCH, "seconds": 3})
         with pytest.raises(TimeoutError, match="did not finish within 1 s .it is running."):
             await c.result(task_id, timeout=1)
-        assert c.tasks[task_id].waiters == []
+        assert c.tasks[task_id].waiters is None  # no trace of the waiter left
         return await c.result(task_id), now()
 
     assert run(main) == ({"by": "a", "n": None}, 3.0)
@@ -714,6 +758,22 @@ def test_stopping_leaves_nothing_pending_and_fails_unfinished_tasks():
     for task_id in (busy, stuck):
         assert isinstance(c.failures[task_id], CoordinatorStoppedError)
     assert "stopped" in repr(c)
+
+
+def test_a_stopped_coordinator_starts_again_on_another_loop():
+    # As in a notebook: connect once, then run it in one run_virtual(...) after another.
+    c = Coordinator()
+
+    async def session(n):
+        if n == 0:
+            await Worker("a").connect(c)
+            await Worker("b").connect(c)
+        async with c:
+            return await c.gather([await c.assign_task({"type": SEARCH, "n": n}) for _ in range(4)])
+
+    first, second = run_virtual(session(0)), run_virtual(session(1))
+    assert sorted(r["by"] for r in first) == sorted(r["by"] for r in second) == ["a", "a", "b", "b"]
+    assert [r["n"] for r in second] == [1] * 4 and c.get_stats()["completed"] == 8
 
 
 def test_run_serves_until_cancelled_and_cannot_start_twice():

@@ -6,9 +6,11 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Optional
 
-from .types import Route, TaskRecord
+from .types import Route, TaskRecord, TaskState
 
 __all__ = ["TaskQueue"]
+
+QUEUED = TaskState.QUEUED
 
 
 class TaskQueue:
@@ -16,6 +18,11 @@ class TaskQueue:
 
     One queue per route means a task that no agent can take now never holds
     back a task of another capability.  Re-queued tasks go to the front.
+
+    A task that ends while it waits (its deadline passed, the coordinator
+    stopped) is dropped in O(1): its entry stays behind, is skipped when
+    reached, and all such entries are swept out once they outnumber the
+    waiting ones.  So expiring many waiting tasks in any order stays linear.
 
     Example use::
 
@@ -25,8 +32,11 @@ class TaskQueue:
 
     def __init__(self) -> None:
         self._fifos: dict[Route, deque[TaskRecord]] = {}
+        self._size = 0  # waiting tasks
+        self._ended = 0  # entries left behind by tasks that ended while waiting
 
     def put(self, record: TaskRecord, *, front: bool = False) -> None:
+        """Add a QUEUED *record* at the back of its route's FIFO (or the front)."""
         fifo = self._fifos.get(record.route)
         if fifo is None:
             fifo = self._fifos[record.route] = deque()
@@ -34,29 +44,49 @@ class TaskQueue:
             fifo.appendleft(record)
         else:
             fifo.append(record)
+        self._size += 1
 
-    def fifo(self, route: Route) -> Optional[deque[TaskRecord]]:
-        """The live FIFO of *route* (None if nothing ever waited there)."""
-        return self._fifos.get(route)
+    def take(self, route: Route) -> Optional[TaskRecord]:
+        """Remove and return the first waiting task of *route*, or None."""
+        fifo = self._fifos.get(route)
+        while fifo:
+            record = fifo.popleft()
+            if record.state is QUEUED:
+                self._size -= 1
+                return record
+            self._ended -= 1
+        return None
 
-    def remove(self, record: TaskRecord) -> None:
-        self._fifos[record.route].remove(record)
+    def discard(self, record: TaskRecord) -> None:
+        """Forget *record*, which was waiting and has just ended (its state is final)."""
+        self._size -= 1
+        self._ended += 1
+        if self._ended > self._size:
+            for fifo in self._fifos.values():
+                waiting = [r for r in fifo if r.state is QUEUED]
+                fifo.clear()
+                fifo.extend(waiting)
+            self._ended = 0
 
     def routes(self) -> list[Route]:
         """Routes that have waiting tasks, in the order they first had one."""
-        return [route for route, fifo in self._fifos.items() if fifo]
+        return [route for route, fifo in self._fifos.items() if any(r.state is QUEUED for r in fifo)]
 
     def qsize(self) -> int:
-        return sum(map(len, self._fifos.values()))
+        return self._size
 
     __len__ = qsize
 
     def __iter__(self) -> Iterator[TaskRecord]:
         for fifo in self._fifos.values():
-            yield from fifo
+            for record in fifo:
+                if record.state is QUEUED:
+                    yield record
 
     def __repr__(self) -> str:
-        parts = ", ".join(
-            f"{getattr(route, 'value', route)}={len(fifo)}" for route, fifo in self._fifos.items() if fifo
-        )
+        counts = {}
+        for record in self:
+            route = getattr(record.route, "value", record.route)
+            counts[route] = counts.get(route, 0) + 1
+        parts = ", ".join(f"{route}={n}" for route, n in counts.items())
         return f"<TaskQueue {parts or 'empty'}>"
