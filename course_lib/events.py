@@ -33,11 +33,13 @@ class EventHub(Generic[E]):
         self.listeners: list[Callable[[E], Any]] = []
         self._streams: list[asyncio.Queue] = []
         self._name = name
+        self._rebind()
 
     def subscribe(self, callback: Callable[[E], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` for every future event; returns an unsubscribe function."""
         self.listeners.append(callback)
-        return functools.partial(_discard, self.listeners, callback)
+        self._rebind()
+        return functools.partial(self._drop, self.listeners, callback)
 
     async def stream(self, live: bool) -> AsyncIterator[E]:
         """The events logged so far, then (if *live*) new ones until `close_streams`."""
@@ -45,6 +47,7 @@ class EventHub(Generic[E]):
         backlog = list(self.log or ())
         if live:  # registered before the first yield: nothing is lost or doubled
             self._streams.append(queue)
+            self._rebind()
         try:
             for event in backlog:
                 yield event
@@ -52,9 +55,15 @@ class EventHub(Generic[E]):
                 while (event := await queue.get()) is not _END:
                     yield event
         finally:
-            _discard(self._streams, queue)
+            self._drop(self._streams, queue)
 
     def emit(self, event: E) -> None:
+        """Record *event*, put it on each live stream, and call each listener.
+
+        An instance attribute shadows this method while nobody listens or
+        streams: then emitting is just ``log.append`` (or nothing), the
+        cheapest call there is for the many events a busy core emits.
+        """
         if self.log is not None:
             self.log.append(event)
         for queue in self._streams:
@@ -72,6 +81,17 @@ class EventHub(Generic[E]):
             queue.put_nowait(_END)
 
 
-def _discard(items: list, item: Any) -> None:
-    if item in items:
-        items.remove(item)
+    def _drop(self, items: list, item: Any) -> None:
+        if item in items:
+            items.remove(item)
+        self._rebind()
+
+    def _rebind(self) -> None:
+        if self.listeners or self._streams:
+            self.__dict__.pop("emit", None)  # the full method
+        else:
+            self.emit = self.log.append if self.log is not None else _ignore
+
+
+def _ignore(event: Any) -> None:
+    pass

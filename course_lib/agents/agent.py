@@ -100,6 +100,7 @@ class BaseAgent(ABC):
         self.running = False
         self.received: deque[Message] = deque(maxlen=100)
         self._task: Optional[asyncio.Task] = None  # run()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None  # run()'s
         self._heartbeat_task: Optional[asyncio.Task] = None
         # Tasks that waited, and so are still running: task id -> (attempt, the reader running it).
         self._jobs: dict[str, tuple[int, asyncio.Task]] = {}
@@ -140,6 +141,7 @@ class BaseAgent(ABC):
             raise RuntimeError(f"agent {self.id!r} is already running")
         self.running = True
         self._task = asyncio.current_task()
+        self._loop = self._task.get_loop()
         self._reader_error = None
         try:
             # The first heartbeat goes out, and its timer starts, before any task
@@ -297,7 +299,8 @@ class BaseAgent(ABC):
 
     def _launch(self) -> asyncio.Task:
         """Start `run` in a task (the coordinator does this); faults apply from now on."""
-        self._task = asyncio.get_running_loop().create_task(self.run(), name=f"agent {self.id}")
+        self._loop = loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self.run(), name=f"agent {self.id}")
         self.running = True
         return self._task
 
@@ -416,8 +419,10 @@ class BaseAgent(ABC):
             entry = jobs.get(task_id)
             if entry is not None and entry[0] == attempt:
                 del jobs[task_id]
-        await self.send_message(Message(TASK_RESULT, self.id, self._connected().id, outcome,
-                                        asyncio.get_running_loop().time()))
+        coordinator = self.coordinator
+        if coordinator is not None:  # else unregistered meanwhile: nobody to answer
+            await self.send_message(Message(TASK_RESULT, self.id, coordinator.id, outcome,
+                                            self._loop.time()))
 
     def _drop_stale(self, update: StatusUpdate) -> None:
         """The coordinator gave these attempts to other agents: stop working on them."""
@@ -455,7 +460,7 @@ class BaseAgent(ABC):
 
     def _note(self, kind: EventKind, reason: str) -> None:
         if self.coordinator is not None:
-            self.coordinator._emit(AgentEvent(loop_time(), kind, None, self.id, reason=reason))
+            self.coordinator._hub.emit(AgentEvent(loop_time(), kind, None, self.id, reason=reason))
 
 
 @types.coroutine

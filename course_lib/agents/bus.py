@@ -12,7 +12,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Coroutine, Iterator, Mapping
-from typing import Any
+from typing import Any, Optional
 
 from .types import Message
 
@@ -73,11 +73,14 @@ class Inbox:
         inbox.qsize()           # 0
     """
 
-    __slots__ = ("_items", "_getters")
+    __slots__ = ("_items", "_getters", "loop")
 
-    def __init__(self) -> None:
+    def __init__(self, loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
         self._items: deque[Message] = deque()
         self._getters: deque[asyncio.Future] = deque()  # receivers waiting, oldest first
+        # The loop its receivers run on, if known: asking for the running loop
+        # costs a getpid() system call, once for every wait.
+        self.loop = loop
 
     def put_nowait(self, message: Message) -> None:
         self._items.append(message)
@@ -87,7 +90,7 @@ class Inbox:
     async def get(self) -> Message:
         items = self._items
         while not items:
-            getter = asyncio.get_running_loop().create_future()
+            getter = (self.loop or asyncio.get_running_loop()).create_future()
             self._getters.append(getter)
             try:
                 await getter
@@ -143,12 +146,20 @@ class InMemoryBus(MessageBus, Mapping[str, Inbox]):
     def __init__(self) -> None:
         self._inboxes: dict[str, Inbox] = {}
         self._pending: dict[str, int] = {}
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.sent = 0
         self.dropped = 0  # sent to an address with no inbox
 
     async def open(self, address: str) -> None:
+        # The bus lives on the loop that opened an inbox last: a coordinator
+        # opens its own each time it starts, so it moves with the coordinator.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            for inbox in self._inboxes.values():
+                inbox.loop = loop
         if address not in self._inboxes:
-            self._inboxes[address] = Inbox()
+            self._inboxes[address] = Inbox(loop)
             self._pending[address] = 0
 
     async def close(self, address: str) -> None:

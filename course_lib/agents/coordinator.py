@@ -202,7 +202,6 @@ class Coordinator:
         self.max_attempts = max_attempts
         self._hub: EventHub[AgentEvent] = EventHub(record=record_events, name="agent event")
         self.event_log: Optional[list[AgentEvent]] = self._hub.log
-        self._emit: Callable[[AgentEvent], None] = self._hub.emit  # record or stream one event
 
         self._members: dict[str, _Member] = {}
         self._capable: dict[AgentCapability, list[AgentInfo]] = {}
@@ -242,7 +241,7 @@ class Coordinator:
             self._free.setdefault(route, {})
         self._refresh(member)
         agent.coordinator = self
-        self._emit(AgentEvent(loop_time(), AGENT, None, agent.id, None, IDLE, reason="registered"))
+        self._hub.emit(AgentEvent(loop_time(), AGENT, None, agent.id, None, IDLE, reason="registered"))
         if self._started:
             self._start_agent(member)
             self._wake_monitor()
@@ -255,7 +254,7 @@ class Coordinator:
         info = member.info
         if info.status is not OFFLINE:
             self._reassign(member, self._mark_offline(member, "unregistered"), "was unregistered")
-        self._emit(AgentEvent(loop_time(), AGENT, None, agent_id, OFFLINE, None, reason="unregistered"))
+        self._hub.emit(AgentEvent(loop_time(), AGENT, None, agent_id, OFFLINE, None, reason="unregistered"))
         del self._members[agent_id], self.agents[agent_id], self._free[agent_id]
         for capability in info.capabilities:
             self._capable[capability].remove(info)
@@ -486,7 +485,7 @@ class Coordinator:
         )
         self.tasks[task_id] = record
         self._counts[QUEUED] += 1
-        self._emit(_new(AgentEvent, (now, TASK, task_id, agent, None, QUEUED, 0, None, "")))
+        self._hub.emit(_new(AgentEvent, (now, TASK, task_id, agent, None, QUEUED, 0, None, "")))
         self.task_queue.put(record)
         if record.deadline is not None:
             heappush(self._deadlines, (record.deadline, task_id, record))
@@ -495,30 +494,32 @@ class Coordinator:
 
     # --------------------------------------------------------- dispatch
 
-    def _dispatch(self, routes: Iterable[Route]) -> None:
+    def _dispatch(self, routes: Iterable[Route], now: Optional[float] = None) -> None:
         """Start waiting tasks of *routes* on free agents, as the policy chooses."""
         if not self._started:
             return
-        choose, fifo_of, free_on = self.policy.choose, self.task_queue.fifo, self._free.get
+        free_on, queue = self._free.get, self.task_queue
+        take = queue.take
         for route in routes:
             free = free_on(route)
             if not free:
                 continue
-            fifo = fifo_of(route)
-            if not fifo:
-                continue
             held: list[TaskRecord] = []
-            while fifo and free:  # _start_attempt takes agents out of *free* as they fill up
-                record = fifo.popleft()
+            while free:  # _start_attempt takes agents out of *free* as they fill up
+                record = take(route)
+                if record is None:
+                    break
                 candidates = list(free.values())
                 if record.failed_on:
                     candidates = self._avoid_failed(record, candidates)
                     if not candidates:
                         held.append(record)
                         continue
-                self._start_attempt(record, choose(candidates))
-            if held:
-                fifo.extendleft(reversed(held))
+                if now is None:
+                    now = self._loop.time()
+                self._start_attempt(record, self.policy.choose(candidates), now)
+            for record in reversed(held):
+                queue.put(record, front=True)
 
     def _avoid_failed(self, record: TaskRecord, candidates: list[AgentInfo]) -> list[AgentInfo]:
         """The candidates that may retry *record*: those that have not failed it,
@@ -546,21 +547,22 @@ class Coordinator:
                 for route in member.routes:
                     del free_on[route][agent_id]
 
-    def _start_attempt(self, record: TaskRecord, info: AgentInfo) -> None:
-        now = self._loop.time()
+    def _start_attempt(self, record: TaskRecord, info: AgentInfo, now: float) -> None:
         previous, task_id, agent_id = record.agent, record.id, info.id
         record.attempt = attempt = record.attempt + 1
         record.state = RUNNING
         record.agent = agent_id
         record.started_at = now
-        info.in_flight[task_id] = attempt
+        in_flight = info.in_flight
+        in_flight[task_id] = attempt
         info.tasks_assigned += 1
         info.status = BUSY
-        self._refresh(self._members[agent_id])
+        if len(in_flight) >= info.capacity:  # else it stays free
+            self._refresh(self._members[agent_id])
         counts = self._counts
         counts[QUEUED] -= 1
         counts[RUNNING] += 1
-        self._emit(_new(AgentEvent, (now, TASK, task_id, agent_id, QUEUED, RUNNING, attempt, previous, "")))
+        self._hub.emit(_new(AgentEvent, (now, TASK, task_id, agent_id, QUEUED, RUNNING, attempt, previous, "")))
         self._outbox.append(Message(TASK_REQUEST, self.id, agent_id,
                                     _new(TaskRequest, (task_id, record.task, attempt, None, None)), now))
 
@@ -571,7 +573,7 @@ class Coordinator:
             record.state = QUEUED
             counts[RUNNING] -= 1
             counts[QUEUED] += 1
-            self._emit(AgentEvent(now, TASK, record.id, record.agent, RUNNING, QUEUED,
+            self._hub.emit(AgentEvent(now, TASK, record.id, record.agent, RUNNING, QUEUED,
                                   record.attempt, reason=reason))
         for record in reversed(records):
             self.task_queue.put(record, front=True)
@@ -600,7 +602,7 @@ class Coordinator:
                 await self._flush()
 
     def _on_result(self, sender: str, outcome: TaskResult) -> None:
-        task_id, attempt = outcome.task_id, outcome.attempt
+        task_id, attempt, result, error = outcome
         member = self._members.get(sender)
         record = self.tasks.get(task_id)
         now = self._loop.time()
@@ -613,18 +615,19 @@ class Coordinator:
         del in_flight[task_id]
         if not in_flight:
             info.status = IDLE
-        self._refresh(member)
+        if not member.free:
+            self._refresh(member)
         if record.state is not RUNNING or record.attempt != attempt:
             self._ignore(sender, outcome, record, now)
         else:
             member.latency_sum += now - record.started_at
             member.latency_count += 1
-            if outcome.error is None:
+            if error is None:
                 info.tasks_completed += 1
-                self._finish(record, COMPLETED, now, result=outcome.result)
+                self._finish(record, COMPLETED, now, result)
             else:
-                self._on_failure(record, info, outcome.error, now)
-        self._dispatch(member.routes)
+                self._on_failure(record, info, error, now)
+        self._dispatch(member.routes, now)
 
     def _on_failure(self, record: TaskRecord, info: AgentInfo, error: BaseException,
                     now: float) -> None:
@@ -648,7 +651,7 @@ class Coordinator:
             why = (f"that attempt was taken away; the task is on attempt {record.attempt} "
                    f"({record.state.value}, agent {record.agent})")
         self._ignored += 1
-        self._emit(AgentEvent(now, EventKind.IGNORED, outcome.task_id, sender, None, None,
+        self._hub.emit(AgentEvent(now, EventKind.IGNORED, outcome.task_id, sender, None, None,
                               outcome.attempt, reason=f"late or duplicate result: {why}"))
 
     def _on_heartbeat(self, sender: str) -> None:
@@ -657,11 +660,11 @@ class Coordinator:
             return
         info, now = member.info, self._loop.time()
         info.last_heartbeat = now
-        self._emit(AgentEvent(now, EventKind.HEARTBEAT, None, sender))
+        self._hub.emit(AgentEvent(now, EventKind.HEARTBEAT, None, sender))
         if info.status is OFFLINE:
             info.status = IDLE
             self._refresh(member)
-            self._emit(AgentEvent(now, AGENT, None, sender, OFFLINE, IDLE, reason="heard from again"))
+            self._hub.emit(AgentEvent(now, AGENT, None, sender, OFFLINE, IDLE, reason="heard from again"))
             stale, member.stale = tuple(member.stale.items()), {}
             self._outbox.append(Message(
                 MessageType.AGENT_STATUS, self.id, sender, StatusUpdate(IDLE, stale), now))
@@ -710,7 +713,7 @@ class Coordinator:
     def _mark_offline(self, member: _Member, reason: str) -> list[TaskRecord]:
         """Mark an agent offline; return the running tasks it takes down with it."""
         info = member.info
-        self._emit(AgentEvent(loop_time(), AGENT, None, info.id, info.status, OFFLINE, reason=reason))
+        self._hub.emit(AgentEvent(loop_time(), AGENT, None, info.id, info.status, OFFLINE, reason=reason))
         info.status = OFFLINE
         lost = []
         for task_id, attempt in info.in_flight.items():
@@ -733,28 +736,32 @@ class Coordinator:
 
     # --------------------------------------------------------- endings
 
-    def _finish(self, record: TaskRecord, state: TaskState, now: float, *,
+    def _finish(self, record: TaskRecord, state: TaskState, now: float,
                 result: Any = None, error: Optional[BaseException] = None) -> None:
         """End *record* COMPLETED or FAILED: the only place a task ends."""
         old = record.state
-        if old is QUEUED:
-            self.task_queue.remove(record)
         counts = self._counts
         counts[old] -= 1
         counts[state] += 1
         record.state = state
+        if old is QUEUED:
+            self.task_queue.discard(record)
         record.finished_at = now
         if state is COMPLETED:
             record.result = self.results[record.id] = result
             self._latencies.append(now - record.submitted_at)
         else:
             record.error = self.failures[record.id] = error
-        self._emit(_new(AgentEvent, (now, TASK, record.id, record.agent, old, state, record.attempt, None,
+        self._hub.emit(_new(AgentEvent, (now, TASK, record.id, record.agent, old, state, record.attempt, None,
                                      "" if error is None else f"{type(error).__name__}: {error}")))
-        if record.waiters is not None:
-            for countdown in record.waiters:
-                countdown.tick()
+        waiters = record.waiters
+        if waiters is not None:
             record.waiters = None
+            if type(waiters) is _Countdown:
+                waiters.tick()
+            else:
+                for countdown in waiters:
+                    countdown.tick()
         if record.reply_to is not None:
             self._outbox.append(Message(TASK_RESULT, self.id, record.reply_to,
                                         TaskResult(record.id, record.attempt, result, error), now))
@@ -807,7 +814,7 @@ class Coordinator:
 
     def _on_agent_exit(self, agent_id: str, runner: asyncio.Task) -> None:
         if not runner.cancelled() and runner.exception() is not None:
-            self._emit(AgentEvent(self._loop.time(), EventKind.CRASH, None, agent_id,
+            self._hub.emit(AgentEvent(self._loop.time(), EventKind.CRASH, None, agent_id,
                                   reason=f"its run() loop raised {runner.exception()!r}"))
 
     async def _flush(self) -> None:
@@ -876,10 +883,16 @@ class _Countdown:
     def __init__(self, future: asyncio.Future, records: list[TaskRecord]) -> None:
         self.future = future
         self.left = len(records)
+        # ``record.waiters``: None, one countdown (the usual case: no list to
+        # allocate for each of thousands of gathered tasks), or a list of them.
         for record in records:
-            if record.waiters is None:
-                record.waiters = []
-            record.waiters.append(self)
+            waiters = record.waiters
+            if waiters is None:
+                record.waiters = self
+            elif type(waiters) is _Countdown:
+                record.waiters = [waiters, self]
+            else:
+                waiters.append(self)
 
     def tick(self) -> None:
         self.left -= 1
@@ -889,8 +902,11 @@ class _Countdown:
     def detach(self, records: list[TaskRecord]) -> None:
         """Stop waiting (timeout, cancellation): leave no trace on unfinished tasks."""
         for record in records:
-            if record.waiters is not None and self in record.waiters:
-                record.waiters.remove(self)
+            waiters = record.waiters
+            if waiters is self:
+                record.waiters = None
+            elif type(waiters) is list and self in waiters:
+                waiters.remove(self)
 
 
 def _check_attempts(max_attempts: Any) -> None:
