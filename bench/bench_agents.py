@@ -31,7 +31,6 @@ from course_lib.agents import AgentCapability, BaseAgent, Coordinator, EventKind
 AGENT_COUNTS = (1, 4, 16)
 HEARTBEATS = ((0.5, 1.5), (1.0, 3.0), (2.0, 5.0), (5.0, 12.0))
 ROUNDS = 5
-RECORD = True
 
 
 class NoopAgent(BaseAgent):
@@ -72,7 +71,7 @@ async def run_baseline(agents: int, n: int) -> None:
 
 
 async def run_coordinator(agents: int, n: int) -> None:
-    async with Coordinator(record_events=RECORD) as coordinator:
+    async with Coordinator() as coordinator:
         for i in range(agents):
             await NoopAgent(f"noop-{i}").connect(coordinator)
         task = {"type": AgentCapability.SEARCH}
