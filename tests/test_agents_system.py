@@ -792,6 +792,34 @@ def test_run_serves_until_cancelled_and_cannot_start_twice():
     assert run_virtual(main()) == ({"by": "a", "n": None}, set())
 
 
+def test_agent_loops_started_by_hand_are_adopted_not_doubled():
+    # The chapter's skeleton invites asyncio.gather(coordinator.run(), agent.run(), ...)
+    # or create_task(agent.run()); either way each agent has one loop.
+    async def main(agents_first):
+        c = Coordinator()
+        agents = [Worker("a"), Worker("b")]
+        for agent in agents:
+            await agent.connect(c)
+        ids = [await c.assign_task({"type": SEARCH, "n": n}) for n in range(4)]
+        # Tasks take their first step in the order they were created.
+        by_hand = [asyncio.create_task(agent.run()) for agent in agents] if agents_first else []
+        server = asyncio.create_task(c.run())
+        by_hand = by_hand or [asyncio.create_task(agent.run()) for agent in agents]
+        with pytest.raises(TimeoutError):  # return_exceptions: on cancel, wait until all stopped
+            await asyncio.wait_for(asyncio.gather(server, *by_hand, return_exceptions=True), 2.5)
+        beats = {a.id: [e.time for e in events(c, EventKind.HEARTBEAT, agent_id=a.id)] for a in agents}
+        return ([c.results[i]["n"] for i in ids], beats, [t.cancelled() for t in by_hand],
+                asyncio.all_tasks() - {asyncio.current_task()})
+
+    results, beats, cancelled, others = run_virtual(main(agents_first=False))
+    assert results == [0, 1, 2, 3] and cancelled == [True, True] and others == set()
+    assert beats == {"a": [0.0, 1.0, 2.0], "b": [0.0, 1.0, 2.0]}  # one loop each
+    results, beats, cancelled, others = run_virtual(main(agents_first=True))
+    assert results == [0, 1, 2, 3] and cancelled == [True, True] and others == set()
+    # The beat at 0 s went out before the coordinator's inbox existed (dropped, as on a network).
+    assert beats == {"a": [1.0, 2.0], "b": [1.0, 2.0]}
+
+
 # ------------------------------------------------------------ the property
 
 

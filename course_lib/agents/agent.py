@@ -134,14 +134,20 @@ class BaseAgent(ABC):
         """The agent's loop: read the inbox, start tasks, send heartbeats.
 
         The coordinator starts it when the agent connects (or when the
-        coordinator starts) and stops it by cancelling it.
+        coordinator starts) and stops it by cancelling it.  Called while the
+        loop already runs (``asyncio.gather(coordinator.run(), agent.run())``
+        in the chapter's style), it waits for that loop to end instead of
+        starting a second one; the coordinator likewise adopts a loop that a
+        user started before it.
         """
         coordinator = self._connected()
-        if self.running and self._task is not asyncio.current_task():
-            raise RuntimeError(f"agent {self.id!r} is already running")
+        current = asyncio.current_task()
+        if self.running and self._task is not None and self._task is not current:
+            await asyncio.wait([self._task])  # cancelling this wait leaves that loop alone
+            return
         self.running = True
-        self._task = asyncio.current_task()
-        self._loop = self._task.get_loop()
+        self._task = current
+        self._loop = current.get_loop()
         self._reader_error = None
         try:
             # The first heartbeat goes out, and its timer starts, before any task
@@ -298,7 +304,10 @@ class BaseAgent(ABC):
     # ------------------------------------------------------------- inside
 
     def _launch(self) -> asyncio.Task:
-        """Start `run` in a task (the coordinator does this); faults apply from now on."""
+        """Start `run` in a task (the coordinator does this), or adopt the one a
+        user started; faults apply from now on."""
+        if self.running and self._task is not None and not self._task.done():
+            return self._task
         self._loop = loop = asyncio.get_running_loop()
         self._task = loop.create_task(self.run(), name=f"agent {self.id}")
         self.running = True
