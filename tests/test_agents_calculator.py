@@ -27,6 +27,7 @@ from course_lib.agents import (
     ("floor(pi) + ceil(e)", 6),
     ("log(exp(1))", 1.0),
     ("2 ** -1", 0.5),
+    ("round(1234.5678, 2) + round(1234, -2)", 1234.57 + 1200),
 ])
 def test_arithmetic(expression, value):
     assert evaluate(expression) == pytest.approx(value)
@@ -55,6 +56,8 @@ def test_arithmetic(expression, value):
     ("(" * 201 + "1" + ")" * 201, "too many nested parentheses"),
     ("-" * 300 + "1", "parts; the limit is"),
     ("2 +", "not an arithmetic expression"),
+    ("round(7, -10 ** 8)", "round() to -100000000 digits is out of range"),  # 10 ** n inside
+    ("round(1.5, 10 ** 9)", "out of range"),
     (None, "must be a string"),
 ])
 def test_refused_with_a_clear_error(expression, message):

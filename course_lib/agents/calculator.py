@@ -5,8 +5,8 @@ Allowed: int and float literals, ``+ - * / // % **``, parentheses, unary
 `FUNCTIONS`.  Everything else (names, attributes, subscripts, comparisons,
 strings, lambdas, ...) is refused with a `CalculatorError` that says what was
 refused.  Sizes are bounded so that no expression can take long or use much
-memory: the text length, the number of AST nodes, exponents, and the bit
-size of integer results.
+memory: the text length, the number of AST nodes, exponents (also the one
+inside ``round(x, -n)``), and the bit size of integer results.
 """
 
 from __future__ import annotations
@@ -27,10 +27,19 @@ MAX_LENGTH = 500  # characters of expression text
 MAX_NODES = 200  # AST nodes
 MAX_EXPONENT = 1000  # |b| in a ** b
 MAX_BITS = 4096  # bit length of any integer, operands and results
+MAX_ROUND_DIGITS = 1300  # |ndigits| in round(x, ndigits): past 4096 bits' 1,234 digits it changes nothing
+
+
+def _round(value: Number, ndigits: Union[int, None] = None) -> Number:
+    # round(x, -n) computes 10 ** n inside: bound n as any exponent is bounded.
+    if isinstance(ndigits, int) and abs(ndigits) > MAX_ROUND_DIGITS:
+        raise CalculatorError(f"round() to {ndigits} digits is out of range (limit {MAX_ROUND_DIGITS})")
+    return round(value) if ndigits is None else round(value, ndigits)
+
 
 FUNCTIONS: dict[str, Callable[..., Number]] = {
     "abs": abs,
-    "round": round,
+    "round": _round,
     "sqrt": math.sqrt,
     "exp": math.exp,
     "log": math.log,
