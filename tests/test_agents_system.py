@@ -25,6 +25,7 @@ from course_lib.agents import (
     RandomChoice,
     SearchAgent,
     SummarizeAgent,
+    TaskCancelledError,
     TaskDeadlineError,
     TaskResult,
     TaskState,
@@ -564,6 +565,34 @@ def test_a_failing_task_is_retried_on_another_agent_then_fails_with_the_last_err
     assert (record.attempt, record.failures, record.failed_on) == (2, 2, {"a", "b"})
     assert stats["retried"] == 2 and stats["failed"] == 1
     assert stats["agents"]["a"]["failed"] + stats["agents"]["b"]["failed"] == 3
+
+
+def test_a_task_ending_in_an_unasked_cancelled_error_fails_and_the_agent_lives_on():
+    class Cancelled(Worker):
+        async def process_task(self, task):
+            if task.get("wait"):
+                await asyncio.sleep(1)
+            if task.get("cancel"):
+                future = asyncio.get_running_loop().create_future()
+                future.cancel()
+                await future  # CancelledError, though nobody cancelled this task
+            return await super().process_task(task)
+
+    async def main(c):
+        agents = [Cancelled("a", capacity=2), Cancelled("b", capacity=2)]
+        for agent in agents:
+            await agent.connect(c)
+        ids = [await c.assign_task({"type": SEARCH, "cancel": True, "wait": wait}) for wait in (False, True)]
+        ids.append(await c.assign_task({"type": SEARCH, "n": 7}))
+        outcomes = await c.gather(ids, return_exceptions=True)
+        return outcomes, [a.running for a in agents], [c.tasks[i].attempt for i in ids], \
+            events(c, EventKind.CRASH)
+
+    outcomes, running, attempts, crashes = run(main)
+    assert [type(o) for o in outcomes[:2]] == [TaskCancelledError] * 2
+    assert "ended in CancelledError although nobody cancelled it" in str(outcomes[0])
+    assert outcomes[2] == {"by": "a", "n": 7} or outcomes[2] == {"by": "b", "n": 7}
+    assert running == [True, True] and attempts == [3, 3, 1] and crashes == []
 
 
 def test_a_retry_waits_for_an_agent_that_has_not_failed_it():

@@ -46,6 +46,7 @@ from .types import (
     Message,
     MessageType,
     StatusUpdate,
+    TaskCancelledError,
     TaskRequest,
     TaskResult,
     loop_time,
@@ -363,7 +364,7 @@ class BaseAgent(ABC):
         except StopIteration:
             return None  # done, result sent
         except asyncio.CancelledError:
-            return None  # it cancelled itself, as a task of its own could
+            return None  # the reader was cancelled meanwhile (crash() from inside the task)
         self._jobs[request.task_id] = (request.attempt, asyncio.current_task())
         self._pass_inbox()
         return _carry_on(job, context, waiting_on)
@@ -423,6 +424,14 @@ class BaseAgent(ABC):
             outcome = _new(TaskResult, (task_id, attempt, await self.process_task(request.task), None))
         except Exception as exc:
             outcome = _new(TaskResult, (task_id, attempt, None, exc))
+        except asyncio.CancelledError as exc:
+            if asyncio.current_task().cancelling():  # crash(), a stale attempt, the end
+                raise
+            error = TaskCancelledError(
+                f"agent {self.id!r}: process_task of {task_id!r} ended in CancelledError "
+                "although nobody cancelled it (did it await a cancelled future?)")
+            error.__cause__ = exc
+            outcome = _new(TaskResult, (task_id, attempt, None, error))
         finally:
             jobs = self._jobs
             entry = jobs.get(task_id)

@@ -245,5 +245,11 @@ class InjectedFault(RuntimeError):
     """The failure ``agent.fail_next(n)`` makes an agent raise."""
 
 
+class TaskCancelledError(RuntimeError):
+    """``process_task`` ended in a `CancelledError` that nobody asked for (it
+    awaited a future that other code cancelled, say): a failed attempt, since
+    a CancelledError that reached the caller would look like its own cancellation."""
+
+
 class CoordinatorStoppedError(RuntimeError):
     """The coordinator stopped before the task finished."""
