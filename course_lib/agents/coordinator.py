@@ -50,10 +50,10 @@ Heartbeats and failover
 Retries
     An attempt that raises is a failure (so is one that ends in a
     CancelledError nobody asked for: `TaskCancelledError`).  The task is
-    re-queued for an agent
-    that has not failed it yet; only if no such agent is online may one that
-    failed it try again.  After ``max_attempts`` failures the task ends
-    FAILED with the last error.  A `PermanentTaskError` ends it at once.
+    re-queued for an agent that has not failed it yet; only if no such
+    agent is online may one that failed it try again.  After
+    ``max_attempts`` failures the task ends FAILED with the last error.  A
+    `PermanentTaskError` ends it at once.
 
 Exactly once
     Only the outcome of a task's current attempt, from the agent it was sent
