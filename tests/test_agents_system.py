@@ -126,6 +126,31 @@ def test_unregistering_a_busy_agent_moves_its_task():
     assert run(main) == (2.5, 1)
 
 
+def test_tasks_only_an_unregistered_agent_may_run_fail_at_once():
+    class Asker(Worker):
+        async def process_task(self, task):
+            return await self.request("b", {"seconds": 5})  # no timeout
+
+    async def main(c):
+        await Worker("a").connect(c)
+        await Worker("b").connect(c)
+        await Asker("asker", (CALCULATE,)).connect(c)
+        running = await c.assign_task({"type": SEARCH, "seconds": 2}, agent="b")
+        waiting = await c.assign_task({"type": SEARCH}, agent="b")
+        asked = await c.assign_task({"type": CALCULATE})
+        free_to_move = await c.assign_task({"type": SEARCH, "seconds": 2})
+        await asyncio.sleep(0.5)
+        await c.unregister_agent("b")
+        outcomes = await c.gather([running, waiting, asked, free_to_move], return_exceptions=True)
+        return outcomes, now()
+
+    (running, waiting, asked, moved), when = run(main)
+    assert str(running) == "task 'task-1' may run only on agent 'b', which was unregistered"
+    assert isinstance(waiting, InvalidTaskError) and "task 'task-2' may run only" in str(waiting)
+    assert isinstance(asked, InvalidTaskError) and "asker/request-1" in str(asked)
+    assert moved == {"by": "a", "n": None} and when == 2.0  # the rest goes on
+
+
 # ---------------------------------------------------------------- dispatch
 
 

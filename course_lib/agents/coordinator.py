@@ -17,7 +17,8 @@ Registration
     id with an `AgentInfo` (status idle, busy or offline).  An agent has one
     or more capabilities and a ``capacity``: how many tasks it runs at once
     (1 by default).  `find_agents` lists the agents with a capability;
-    `unregister_agent` removes one and re-queues its running tasks.
+    `unregister_agent` removes one and re-queues its running tasks; the
+    tasks that only it may run fail with `InvalidTaskError`.
 
 Dispatch
     `assign_task` returns a task id at once.  ``task["type"]`` must name an
@@ -260,6 +261,10 @@ class Coordinator:
         del self._members[agent_id], self.agents[agent_id], self._free[agent_id]
         for capability in info.capabilities:
             self._capable[capability].remove(info)
+        now = loop_time()
+        for record in [r for r in self.task_queue if r.agent_only == agent_id]:
+            self._finish(record, FAILED, now, error=InvalidTaskError(
+                f"task {record.id!r} may run only on agent {agent_id!r}, which was unregistered"))
         if member.runner is not None:
             member.runner.cancel()
             await asyncio.gather(member.runner, return_exceptions=True)

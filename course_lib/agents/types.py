@@ -234,7 +234,8 @@ class PermanentTaskError(Exception):
 
 
 class InvalidTaskError(PermanentTaskError, ValueError):
-    """A task was refused when submitted: bad ``type``, unknown agent, bad option."""
+    """A task that can never run: bad ``type``, unknown agent (or one that was
+    unregistered while the task waited for it), bad option."""
 
 
 class TaskDeadlineError(TimeoutError):
