@@ -690,6 +690,22 @@ def test_a_duplicate_result_is_ignored():
     assert result == {"by": "a", "n": None} and len(ignored) == 1
 
 
+def test_a_malformed_message_is_ignored_and_the_coordinator_goes_on():
+    async def main(c):
+        a = Worker("a")
+        await a.connect(c)
+        for kind, content in [(MessageType.TASK_RESULT, "not a TaskResult"),
+                              (MessageType.TASK_REQUEST, 42), (MessageType.DIRECT, "hello")]:
+            await a.send_message(Message(kind, "a", "coordinator", content))
+        result = await c.result(await c.assign_task({"type": SEARCH}))
+        return result, [e.reason for e in events(c, EventKind.IGNORED)], c.get_stats()["ignored"]
+
+    result, reasons, ignored = run(main)
+    assert result == {"by": "a", "n": None} and ignored == 3
+    assert [r.split(":")[0] for r in reasons] == [
+        "malformed task_result message", "malformed task_request message", "malformed direct message"]
+
+
 def test_a_deadline_while_running_keeps_the_slot_until_the_answer():
     async def main(c):
         await Worker("a").connect(c)

@@ -596,12 +596,22 @@ class Coordinator:
         while True:
             message = await receive(me)
             kind = message.type
-            if kind is TASK_RESULT:
-                self._on_result(message.sender, message.content)
-            elif kind is HEARTBEAT:
-                self._on_heartbeat(message.sender)
-            elif kind is TASK_REQUEST:
-                self._on_request(message.sender, message.content)
+            try:
+                if kind is TASK_RESULT:
+                    self._on_result(message.sender, message.content)
+                elif kind is HEARTBEAT:
+                    self._on_heartbeat(message.sender)
+                elif kind is TASK_REQUEST:
+                    self._on_request(message.sender, message.content)
+                else:
+                    raise ValueError("the coordinator takes only TASK_RESULT, HEARTBEAT and TASK_REQUEST")
+            except (TypeError, ValueError, AttributeError) as exc:
+                # A malformed message (buggy agent code) must not stop the inbox
+                # loop; the handlers check a message before they change anything.
+                self._ignored += 1
+                what = getattr(kind, "value", kind)
+                self._hub.emit(AgentEvent(self._loop.time(), EventKind.IGNORED, None, message.sender,
+                                          reason=f"malformed {what} message: {exc}"))
             await acknowledge(me, message)
             # One flush for a whole burst of results: nobody can read these
             # messages before this loop waits anyway.

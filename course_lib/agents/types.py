@@ -205,7 +205,7 @@ class EventKind(Enum):
     CRASH = "crash"  # fault injection: agent.crash(), or its loop died
     PAUSE = "pause"  # fault injection: agent.pause(seconds) began
     RESUME = "resume"  # ... and ended
-    IGNORED = "ignored"  # a late or duplicate result was dropped
+    IGNORED = "ignored"  # a late, duplicate or malformed message was dropped
 
 
 class AgentEvent(NamedTuple):
