@@ -126,6 +126,29 @@ def test_unregistering_a_busy_agent_moves_its_task():
     assert run(main) == (2.5, 1)
 
 
+def test_an_agent_may_unregister_itself_mid_task():
+    class Quitter(Worker):
+        async def process_task(self, task):
+            await asyncio.sleep(0.5)
+            await self.coordinator.unregister_agent(self.id)
+            await asyncio.sleep(1)  # its loop stops here
+            return "never"
+
+    async def main():
+        c = Coordinator()
+        quitter = Quitter("quitter")
+        async with c:
+            await quitter.connect(c)
+            task_id = await c.assign_task({"type": SEARCH})
+            await Worker("stayer").connect(c)
+            result = await c.result(task_id)
+            when = now()
+        return result, when, list(c.agents), quitter.running, \
+            asyncio.all_tasks() - {asyncio.current_task()}
+
+    assert run_virtual(main()) == ({"by": "stayer", "n": None}, 1.5, ["stayer"], False, set())
+
+
 def test_tasks_only_an_unregistered_agent_may_run_fail_at_once():
     class Asker(Worker):
         async def process_task(self, task):

@@ -451,6 +451,11 @@ class BaseAgent(ABC):
                 self._drops[reader] = self._drops.get(reader, 0) + 1
                 reader.cancel()
 
+    def _runs_in(self, task: Optional[asyncio.Task]) -> bool:
+        """Is *task* one of this agent's own (its loop, a reader, its heartbeats)?"""
+        return task is not None and (task is self._task or task in self._helpers
+                                     or task is self._heartbeat_task)
+
     def _children(self) -> list[asyncio.Task]:
         """The tasks to stop with the agent (not run()'s own)."""
         children = list(self._helpers)

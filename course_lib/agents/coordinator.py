@@ -267,7 +267,10 @@ class Coordinator:
                 f"task {record.id!r} may run only on agent {agent_id!r}, which was unregistered"))
         if member.runner is not None:
             member.runner.cancel()
-            await asyncio.gather(member.runner, return_exceptions=True)
+            # An agent that unregisters itself would wait here for its own end;
+            # its loop stops at its next wait instead.
+            if not member.agent._runs_in(asyncio.current_task()):
+                await asyncio.gather(member.runner, return_exceptions=True)
         member.agent.coordinator = None
         await self.message_bus.close(agent_id)
         await self._flush()
