@@ -305,7 +305,7 @@ def test_result_timeout_leaves_the_task_running():
         task_id = await c.assign_task({"type": SEARCH, "seconds": 3})
         with pytest.raises(TimeoutError, match="did not finish within 1 s .it is running."):
             await c.result(task_id, timeout=1)
-        assert c.tasks[task_id].waiters is None  # no trace of the waiter left
+        assert c.tasks[task_id].waiters == []
         return await c.result(task_id), now()
 
     assert run(main) == ({"by": "a", "n": None}, 3.0)
@@ -630,7 +630,8 @@ def test_a_task_ending_in_an_unasked_cancelled_error_fails_and_the_agent_lives_o
         agents = [Cancelled("a", capacity=2), Cancelled("b", capacity=2)]
         for agent in agents:
             await agent.connect(c)
-        ids = [await c.assign_task({"type": SEARCH, "cancel": True, "wait": wait}) for wait in (False, True)]
+        ids = [await c.assign_task({"type": SEARCH, "cancel": True, "wait": wait})
+               for wait in (False, True)]
         ids.append(await c.assign_task({"type": SEARCH, "n": 7}))
         outcomes = await c.gather(ids, return_exceptions=True)
         return outcomes, [a.running for a in agents], [c.tasks[i].attempt for i in ids], \

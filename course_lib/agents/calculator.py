@@ -27,13 +27,14 @@ MAX_LENGTH = 500  # characters of expression text
 MAX_NODES = 200  # AST nodes
 MAX_EXPONENT = 1000  # |b| in a ** b
 MAX_BITS = 4096  # bit length of any integer, operands and results
-MAX_ROUND_DIGITS = 1300  # |ndigits| in round(x, ndigits): past 4096 bits' 1,234 digits it changes nothing
+MAX_ROUND_DIGITS = 1300  # |n| in round(x, n); past the 1,234 digits of 4096 bits it changes nothing
 
 
 def _round(value: Number, ndigits: Union[int, None] = None) -> Number:
     # round(x, -n) computes 10 ** n inside: bound n as any exponent is bounded.
     if isinstance(ndigits, int) and abs(ndigits) > MAX_ROUND_DIGITS:
-        raise CalculatorError(f"round() to {ndigits} digits is out of range (limit {MAX_ROUND_DIGITS})")
+        raise CalculatorError(
+            f"round() to {ndigits} digits is out of range (limit {MAX_ROUND_DIGITS})")
     return round(value) if ndigits is None else round(value, ndigits)
 
 

@@ -257,7 +257,8 @@ class Coordinator:
         info = member.info
         if info.status is not OFFLINE:
             self._reassign(member, self._mark_offline(member, "unregistered"), "was unregistered")
-        self._hub.emit(AgentEvent(loop_time(), AGENT, None, agent_id, OFFLINE, None, reason="unregistered"))
+        self._hub.emit(AgentEvent(loop_time(), AGENT, None, agent_id, OFFLINE, None,
+                                  reason="unregistered"))
         del self._members[agent_id], self.agents[agent_id], self._free[agent_id]
         for capability in info.capabilities:
             self._capable[capability].remove(info)
@@ -572,7 +573,8 @@ class Coordinator:
         counts = self._counts
         counts[QUEUED] -= 1
         counts[RUNNING] += 1
-        self._hub.emit(_new(AgentEvent, (now, TASK, task_id, agent_id, QUEUED, RUNNING, attempt, previous, "")))
+        self._hub.emit(_new(AgentEvent, (now, TASK, task_id, agent_id, QUEUED, RUNNING, attempt,
+                                         previous, "")))
         self._outbox.append(Message(TASK_REQUEST, self.id, agent_id,
                                     _new(TaskRequest, (task_id, record.task, attempt, None, None)), now))
 
@@ -584,7 +586,7 @@ class Coordinator:
             counts[RUNNING] -= 1
             counts[QUEUED] += 1
             self._hub.emit(AgentEvent(now, TASK, record.id, record.agent, RUNNING, QUEUED,
-                                  record.attempt, reason=reason))
+                                      record.attempt, reason=reason))
         for record in reversed(records):
             self.task_queue.put(record, front=True)
         self._dispatch(dict.fromkeys(record.route for record in records))
@@ -607,7 +609,8 @@ class Coordinator:
                 elif kind is TASK_REQUEST:
                     self._on_request(message.sender, message.content)
                 else:
-                    raise ValueError("the coordinator takes only TASK_RESULT, HEARTBEAT and TASK_REQUEST")
+                    raise ValueError(
+                        "the coordinator takes only TASK_RESULT, HEARTBEAT and TASK_REQUEST")
             except (TypeError, ValueError, AttributeError) as exc:
                 # A malformed message (buggy agent code) must not stop the inbox
                 # loop; the handlers check a message before they change anything.
@@ -672,7 +675,7 @@ class Coordinator:
                    f"({record.state.value}, agent {record.agent})")
         self._ignored += 1
         self._hub.emit(AgentEvent(now, EventKind.IGNORED, outcome.task_id, sender, None, None,
-                              outcome.attempt, reason=f"late or duplicate result: {why}"))
+                                  outcome.attempt, reason=f"late or duplicate result: {why}"))
 
     def _on_heartbeat(self, sender: str) -> None:
         member = self._members.get(sender)
@@ -684,7 +687,8 @@ class Coordinator:
         if info.status is OFFLINE:
             info.status = IDLE
             self._refresh(member)
-            self._hub.emit(AgentEvent(now, AGENT, None, sender, OFFLINE, IDLE, reason="heard from again"))
+            self._hub.emit(AgentEvent(now, AGENT, None, sender, OFFLINE, IDLE,
+                                      reason="heard from again"))
             stale, member.stale = tuple(member.stale.items()), {}
             self._outbox.append(Message(
                 MessageType.AGENT_STATUS, self.id, sender, StatusUpdate(IDLE, stale), now))
@@ -733,7 +737,8 @@ class Coordinator:
     def _mark_offline(self, member: _Member, reason: str) -> list[TaskRecord]:
         """Mark an agent offline; return the running tasks it takes down with it."""
         info = member.info
-        self._hub.emit(AgentEvent(loop_time(), AGENT, None, info.id, info.status, OFFLINE, reason=reason))
+        self._hub.emit(AgentEvent(loop_time(), AGENT, None, info.id, info.status, OFFLINE,
+                                  reason=reason))
         info.status = OFFLINE
         lost = []
         for task_id, attempt in info.in_flight.items():
@@ -772,16 +777,13 @@ class Coordinator:
             self._latencies.append(now - record.submitted_at)
         else:
             record.error = self.failures[record.id] = error
-        self._hub.emit(_new(AgentEvent, (now, TASK, record.id, record.agent, old, state, record.attempt, None,
-                                     "" if error is None else f"{type(error).__name__}: {error}")))
-        waiters = record.waiters
-        if waiters is not None:
+        self._hub.emit(_new(AgentEvent, (
+            now, TASK, record.id, record.agent, old, state, record.attempt, None,
+            "" if error is None else f"{type(error).__name__}: {error}")))
+        if record.waiters is not None:
+            for countdown in record.waiters:
+                countdown.tick()
             record.waiters = None
-            if type(waiters) is _Countdown:
-                waiters.tick()
-            else:
-                for countdown in waiters:
-                    countdown.tick()
         if record.reply_to is not None:
             self._outbox.append(Message(TASK_RESULT, self.id, record.reply_to,
                                         TaskResult(record.id, record.attempt, result, error), now))
@@ -835,7 +837,7 @@ class Coordinator:
     def _on_agent_exit(self, agent_id: str, runner: asyncio.Task) -> None:
         if not runner.cancelled() and runner.exception() is not None:
             self._hub.emit(AgentEvent(self._loop.time(), EventKind.CRASH, None, agent_id,
-                                  reason=f"its run() loop raised {runner.exception()!r}"))
+                                      reason=f"its run() loop raised {runner.exception()!r}"))
 
     async def _flush(self) -> None:
         """Send the queued messages in order (one flusher at a time keeps FIFO)."""
@@ -903,16 +905,10 @@ class _Countdown:
     def __init__(self, future: asyncio.Future, records: list[TaskRecord]) -> None:
         self.future = future
         self.left = len(records)
-        # ``record.waiters``: None, one countdown (the usual case: no list to
-        # allocate for each of thousands of gathered tasks), or a list of them.
         for record in records:
-            waiters = record.waiters
-            if waiters is None:
-                record.waiters = self
-            elif type(waiters) is _Countdown:
-                record.waiters = [waiters, self]
-            else:
-                waiters.append(self)
+            if record.waiters is None:
+                record.waiters = []
+            record.waiters.append(self)
 
     def tick(self) -> None:
         self.left -= 1
@@ -922,11 +918,8 @@ class _Countdown:
     def detach(self, records: list[TaskRecord]) -> None:
         """Stop waiting (timeout, cancellation): leave no trace on unfinished tasks."""
         for record in records:
-            waiters = record.waiters
-            if waiters is self:
-                record.waiters = None
-            elif type(waiters) is list and self in waiters:
-                waiters.remove(self)
+            if record.waiters is not None and self in record.waiters:
+                record.waiters.remove(self)
 
 
 def _check_attempts(max_attempts: Any) -> None:

@@ -156,7 +156,7 @@ class TaskRecord:
     started_at: Optional[float] = None  # current attempt
     finished_at: Optional[float] = None
     failed_on: frozenset[str] = field(default=frozenset(), repr=False)  # agents whose attempt raised
-    waiters: Any = field(default=None, repr=False)  # told when it ends (see coordinator._Countdown)
+    waiters: Optional[list[Any]] = field(default=None, repr=False)  # told when it ends
 
     @property
     def route(self) -> Route:
