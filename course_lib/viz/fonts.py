@@ -1,59 +1,111 @@
-"""Chinese text in matplotlib plots, without empty boxes.
+"""Chinese text in matplotlib plots, on every machine.
 
-matplotlib's default font (DejaVu Sans) has no CJK glyphs: Chinese labels
-come out as empty boxes, with a "Glyph ... missing" warning.  We look for a
-CJK font that is really installed (Windows, macOS and Linux names) and use it;
-when there is none, plots fall back to English labels, and CJK characters in
-user text (task ids, for instance) are replaced by ``?``.
+matplotlib's default font (DejaVu Sans) has no Chinese glyphs: Chinese labels
+come out as empty boxes under a "Glyph ... missing" warning.  So the course
+ships its own font: ``CourseLib Sans SC``, a subset of Noto Sans CJK SC
+(OFL-1.1) with every character of GB 2312, made by ``tools/make_font.py``.
+
+Example use::
+
+    from course_lib.viz.fonts import course_figure, plot_style
+
+    fig = course_figure(figsize=(6, 3))     # draws with the course's fonts, wherever it is saved
+    fig.add_subplot().set_title("我的图")
+
+    with plot_style():                       # or any matplotlib code, pyplot included
+        ...
+
+Nothing global changes: the font is added to matplotlib's font list (never
+to the user's configuration), and the settings apply inside `plot_style`
+only.  A `CourseFigure` applies them whenever it is drawn, so notebook
+display, ``fig.savefig`` and ``make images`` all look the same.  Characters
+the subset lacks fall back, glyph by glyph, to a Chinese font of the
+system when there is one, then to DejaVu Sans.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from contextlib import contextmanager
 from collections.abc import Iterator
-from typing import Optional
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-__all__ = ["CJK_FONTS", "cjk_font", "label", "safe_text", "plot_style"]
+from matplotlib.figure import Figure
 
-CJK_FONTS = (
-    "Microsoft YaHei", "SimHei",  # Windows
-    "PingFang SC", "Hiragino Sans GB",  # macOS
-    "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Source Han Sans SC", "Noto Sans SC",  # Linux
+__all__ = [
+    "FONT_FAMILY", "CourseFigure", "cjk_characters_in", "course_figure", "font_families",
+    "font_path", "plot_style",
+]
+
+FONT_FAMILY = "CourseLib Sans SC"
+FONT_FILE = "CourseLibSansSC-Regular.otf"
+
+# System fonts with Chinese glyphs, tried (after ours) for characters outside the subset.
+SYSTEM_CJK_FONTS = (
+    "Microsoft YaHei", "SimHei", "DengXian",  # Windows
+    "PingFang SC", "Hiragino Sans GB", "Heiti SC", "STHeiti",  # macOS
+    "Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei", "Droid Sans Fallback",  # Linux
 )
 
 _CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
 
 
+def cjk_characters_in(text: str) -> set[str]:
+    """The CJK characters (ideographs, CJK punctuation, full-width forms) in *text*."""
+    return set(_CJK.findall(text))
+
+
+def font_path() -> str:
+    """Where the bundled font file is."""
+    return str(Path(__file__).with_name("fontdata") / FONT_FILE)
+
+
 @functools.cache
-def cjk_font() -> Optional[str]:
-    """The first installed font of `CJK_FONTS`, or None."""
+def font_families() -> tuple[str, ...]:
+    """The font fallback list of the course's plots: ours, system CJK fonts, DejaVu Sans.
+
+    The first call adds the bundled font to matplotlib's font manager (in
+    memory only; the user's matplotlib configuration is not touched).
+    """
     from matplotlib import font_manager
 
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
-
-
-def label(zh: str, en: str) -> str:
-    """The Chinese label when a CJK font can draw it, else the English one."""
-    return zh if cjk_font() else en
-
-
-def safe_text(text: str) -> str:
-    """*text* as is when CJK glyphs can be drawn; otherwise CJK characters become ``?``."""
-    return text if cjk_font() else _CJK.sub("?", text)
+    font_manager.fontManager.addfont(font_path())
+    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    system = [name for name in SYSTEM_CJK_FONTS if name in installed]
+    return (FONT_FAMILY, *system, "DejaVu Sans")
 
 
 @contextmanager
 def plot_style() -> Iterator[None]:
-    """matplotlib settings for the course's plots (CJK font first, if any)."""
+    """matplotlib settings of the course's plots, for the duration of the block."""
     import matplotlib
 
-    font = cjk_font()
-    settings = {"axes.unicode_minus": False, "figure.dpi": 100}
-    if font:
-        settings["font.sans-serif"] = [font, *matplotlib.rcParams["font.sans-serif"]]
-        settings["font.family"] = "sans-serif"
-    with matplotlib.rc_context(settings):
+    families = list(font_families())
+    with matplotlib.rc_context({
+        "font.family": families,
+        "font.sans-serif": families,  # for text that asks for the generic family
+        "axes.unicode_minus": False,
+        "figure.dpi": 100,
+    }):
         yield
+
+
+class CourseFigure(Figure):
+    """A Figure that is always drawn in the course's style (see `plot_style`).
+
+    Text made outside `plot_style` and tick labels made while drawing get
+    the Chinese font too, however and wherever the figure is rendered.
+    """
+
+    def draw(self, renderer: Any) -> None:
+        with plot_style():
+            super().draw(renderer)
+
+
+def course_figure(**kwargs: Any) -> CourseFigure:
+    """A new `CourseFigure` (keyword arguments as for ``matplotlib.figure.Figure``)."""
+    with plot_style():
+        return CourseFigure(**kwargs)
