@@ -3,6 +3,7 @@
 Public API::
 
     from course_lib import SmartScheduler, Task, TaskStatus, run_virtual
+    course_lib.set_language("en")   # learner-facing text in English (Chinese by default)
 """
 
 from .scheduler import (
@@ -16,6 +17,7 @@ from .scheduler import (
     TaskStatus,
     format_progress,
 )
+from .i18n import get_language, set_language
 from .vclock import VirtualClockLoop, VirtualClockStall, run_virtual
 
 __all__ = [
@@ -30,7 +32,9 @@ __all__ = [
     "VirtualClockLoop",
     "VirtualClockStall",
     "format_progress",
+    "get_language",
     "run_virtual",
+    "set_language",
 ]
 
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ._jupyter import widgets_available
+from ._jupyter import WidgetDisplay, widgets_available
 
 __all__ = ["Question", "QUESTIONS", "Quiz"]
 
@@ -179,13 +179,11 @@ class Quiz:
 
     def show(self) -> Any:
         """Display the widget quiz (or print the text version when widgets are missing)."""
+        how = '\n\n用 quiz.grade("…") 提交答案，每题一个字母。'
         if not widgets_available():
-            print(self.text())
-            print('\n用 quiz.grade("…") 提交答案，每题一个字母。')
+            print(self.text() + how)
             return None
-        from IPython.display import display
-
-        display(self.build_widget())
+        WidgetDisplay(self.build_widget(), self.text() + how)
         return None
 
     def build_widget(self) -> Any:

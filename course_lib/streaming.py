@@ -20,7 +20,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any, Optional
 
-from ._jupyter import ipython_shell, widgets_available
+from ._jupyter import WidgetDisplay, ipython_shell, widgets_available
 
 __all__ = ["Typewriter", "fake_llm_stream", "split_tokens"]
 
@@ -104,17 +104,15 @@ class Typewriter:
         if self._shown:
             return self
         self._shown = True
-        shell = ipython_shell()
-        if self.mode == "widget":
-            from IPython.display import display
-
-            display(self.widget)
-        elif shell is not None:
+        if ipython_shell() is None:
+            if self.mode == "text" and self.title:
+                print(self.title)
+        elif self.mode == "widget":
+            self._handle = WidgetDisplay(self.widget, self._plain())
+        else:
             from IPython.display import Pretty, display
 
             self._handle = display(Pretty(self._plain()), display_id=True)
-        elif self.title:
-            print(self.title)
         return self
 
     def write(self, token: str) -> None:
@@ -141,6 +139,8 @@ class Typewriter:
     def _render(self, token: str) -> None:
         if self.mode == "widget":
             self.widget.value = self._html()
+            if self.finished and self._handle is not None:
+                self._handle.update(self._plain())  # the stored text shows the whole answer
         elif self._handle is not None:
             from IPython.display import Pretty
 

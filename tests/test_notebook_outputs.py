@@ -42,6 +42,40 @@ def test_stored_outputs_have_no_errors_warnings_or_walls_of_text(path):
     assert not problems, problems
 
 
+# What stored outputs must never show: matplotlib's warning for a missing
+# glyph, a widget's repr instead of its text version, an English dashboard.
+FORBIDDEN = {
+    "a missing-glyph warning": re.compile(r"Glyph \d+ .* missing"),
+    "a widget repr": re.compile(r"^(VBox|HBox|HTML|IntProgress|Accordion|Output)\(", re.MULTILINE),
+    "English dashboard text": re.compile(r"tasks/s|<b>done</b>|\bqueued: |\brunning: "),
+}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_stored_outputs_are_chinese_readable_text_and_fresh(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    state = notebook["metadata"].get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    widget_text = json.dumps(state, ensure_ascii=False)
+    problems = [f"widget state: {what}" for what, pattern in FORBIDDEN.items()
+                if pattern.search(widget_text)]
+    code_cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    counts = [c["execution_count"] for c in code_cells]
+    if counts != list(range(1, len(code_cells) + 1)):
+        problems.append("not run top to bottom in one go: run make notebooks")
+    for i, cell in enumerate(code_cells):
+        if re.search(r"#\s*NBVAL", "".join(cell["source"])):
+            problems.append(f"cell {i}: an nbval marker in the code (use a cell tag)")
+        for out in cell.get("outputs", []):
+            problems += [f"cell {i}: {what}" for what, pattern in FORBIDDEN.items()
+                         if pattern.search(_text(out))]
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view and view["model_id"] not in state:
+                problems.append(f"cell {i}: widget saved without its state")
+    assert not problems, problems
+
+
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 def test_every_notebook_has_goals_an_exercise_a_summary_and_a_next_link(path):
     markdown = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "markdown")

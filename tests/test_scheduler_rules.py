@@ -184,7 +184,7 @@ def test_why_waiting_names_the_dependency_the_full_pool_and_the_tasks_ahead():
     async def probe(s):
         await asyncio.sleep(1.0)
         for tid in ("child", "target", "blocker"):
-            seen[tid, "en"] = s.why_waiting(tid)
+            seen[tid, "en"] = s.why_waiting(tid, lang="en")
             seen[tid, "zh"] = s.why_waiting(tid, lang="zh")
 
     tasks = [job("blocker", 2.0, priority=0),
@@ -208,8 +208,8 @@ def test_why_waiting_names_the_dependency_the_full_pool_and_the_tasks_ahead():
     assert "ahead-1" in zh_target and "ahead-2" in zh_target and "优先级" in zh_target
     assert "正在运行" in seen["blocker", "zh"]
 
-    assert "completed" in s.why_waiting("target")
-    assert "已经结束" in s.why_waiting("target", lang="zh")
+    assert "completed" in s.why_waiting("target", lang="en")
+    assert "已经结束了（完成）" in s.why_waiting("target")  # Chinese by default
 
 
 def test_why_waiting_full_pool_alone_and_next_in_line():
@@ -217,7 +217,7 @@ def test_why_waiting_full_pool_alone_and_next_in_line():
 
     async def probe(s):
         await asyncio.sleep(0.5)
-        seen["only"] = s.why_waiting("only-waiting")
+        seen["only"] = s.why_waiting("only-waiting", lang="en")
 
     s = simulate([job("a", 1.0), job("b", 1.0), job("only-waiting", 1.0)],
                  max_workers=2, during=probe)
@@ -231,7 +231,7 @@ def test_why_waiting_before_run_during_backoff_and_bad_input():
     async def main():
         s = SmartScheduler(max_workers=1)
         await s.add_task(job("x", 1.0))
-        before = s.why_waiting("x")
+        before = s.why_waiting("x", lang="en")
         with pytest.raises(KeyError, match="nope"):
             s.why_waiting("nope")
         with pytest.raises(ValueError):
@@ -242,7 +242,7 @@ def test_why_waiting_before_run_during_backoff_and_bad_input():
 
         async def probe():
             await asyncio.sleep(5)
-            seen.append(s.why_waiting("flaky"))
+            seen.append(s.why_waiting("flaky", lang="en"))
 
         await asyncio.gather(s.run(), probe())
         return before, seen[0]
@@ -1360,8 +1360,8 @@ def test_run_progress_draws_a_one_line_display_on_the_given_stream():
     assert out.startswith("\r") and out.endswith("\n") and out.count("\n") == 1
     final = out.rstrip("\n").split("\r")[-1]
     assert final.startswith("[" + "#" * 20 + "]")
-    assert "4/4 done" in final and "3 ok" in final and "1 failed" in final
-    assert "0 running" in final and "0 queued" in final
+    assert "已结束 4/4" in final and "完成 3" in final and "失败 1" in final
+    assert "运行中 0" in final and "排队 0" in final
     assert s.tasks["t0"].status is COMPLETED
     assert s._hub.listeners == []  # the display unsubscribed itself
 
@@ -1375,7 +1375,7 @@ def test_run_progress_true_writes_to_stderr(capsys):
     run_virtual(main())
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "1/1 done" in captured.err and captured.err.endswith("\n")
+    assert "已结束 1/1" in captured.err and captured.err.endswith("\n")
 
 
 def test_run_without_progress_prints_nothing(capsys):

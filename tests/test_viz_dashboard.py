@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 from course_lib import SmartScheduler, Task, run_virtual
 from course_lib._jupyter import widgets_available
@@ -30,14 +31,29 @@ async def _small_run(**run_kwargs):
 
 def test_text_fallback_is_exact_on_the_virtual_clock():
     assert text_report(run_virtual(_small_run())) == "\n".join([
-        "[####################] 4/4 done | 0 running | 0 queued | 2 ok | 1 failed | 1 cancelled",
-        "task  prio  status     tries   start     end",
-        "a        0  completed      1    0.00    1.00",
-        "b        1  completed      1    1.00    1.50",
-        "c        1  failed         2    0.00    0.25",
-        "d        1  cancelled      0       -    0.25",
-        "elapsed 1.50 s | throughput 1.33 tasks/s | success rate 50% | retries 1",
+        "[####################] 已结束 4/4 | 运行中 0 | 排队 0 | 完成 2 | 失败 1 | 取消 1",
+        "任务  优先级  状态    尝试  开始  结束",
+        "a     0       完成    1     0.00  1.00",
+        "b     1       完成    1     1.00  1.50",
+        "c     1       失败    2     0.00  0.25",
+        "d     1       已取消  0     -     0.25",
+        "用时 1.50 秒 | 吞吐量 1.33 个任务/秒 | 成功率 50% | 重试 1 次",
     ])
+
+
+def test_text_fallback_in_english(english):
+    assert text_report(run_virtual(_small_run())).splitlines()[:3] == [
+        "[####################] 4/4 done | 0 running | 0 queued | 2 ok | 1 failed | 1 cancelled",
+        "task  priority  status     tries  start  end",
+        "a     0         completed  1      0.00   1.00",
+    ]
+
+
+def test_text_fallback_counts_time_from_the_first_event():
+    scheduler = run_virtual(_small_run())
+    late = SimpleNamespace(get_stats=scheduler.get_stats,
+                           event_log=[e._replace(time=e.time + 818.0) for e in scheduler.event_log])
+    assert text_report(late) == text_report(scheduler)
 
 
 def test_monitor_text_prints_the_report_once_at_the_end(capsys):
@@ -54,12 +70,12 @@ def test_widget_state_after_a_run():
     assert (dashboard.progress.value, dashboard.progress.max) == (4, 4)
     assert dashboard.progress.description == "4/4"
     assert dashboard.progress.bar_style == "danger"  # something failed
-    for badge in ("completed 2", "failed 1", "cancelled 1", "running 0"):
+    for badge in ("完成 2", "失败 1", "已取消 1", "运行中 0"):
         assert badge in dashboard.counts.value
     table = dashboard.table.value
     assert table.count("<tr>") == 5  # header + 4 tasks
-    assert 'color:#d62728;font-weight:bold">failed' in table
-    assert "2 completed, 1 failed, 1 cancelled, 1 retries" in dashboard.summary.value
+    assert 'color:#d62728;font-weight:bold">失败' in table
+    assert "完成 2，失败 1，取消 1，重试 1 次" in dashboard.summary.value
 
 
 def test_dashboard_follows_a_run_and_unsubscribes():

@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from ..i18n import Reason
 from .types import (
     AgentCapability,
     AgentEvent,
@@ -266,7 +267,7 @@ class BaseAgent(ABC):
         if not self.running:
             raise RuntimeError(f"agent {self.id!r} is not running, so it cannot crash")
         self._halt()
-        self._note(EventKind.CRASH, "crash()")
+        self._note(EventKind.CRASH, Reason("crash()"))
 
     def pause(self, seconds: float) -> None:
         """Go silent for *seconds*: read no messages, send nothing, no heartbeats.
@@ -282,7 +283,7 @@ class BaseAgent(ABC):
             self._resume.cancel()
         self._awake.clear()
         self._resume = asyncio.get_running_loop().call_later(seconds, self._wake)
-        self._note(EventKind.PAUSE, f"pause({seconds:g})")
+        self._note(EventKind.PAUSE, Reason("pause({seconds:g})", seconds=seconds))
 
     def fail_next(self, n: int = 1) -> None:
         """Make the next *n* tasks this agent starts raise `InjectedFault`."""
@@ -479,9 +480,9 @@ class BaseAgent(ABC):
     def _wake(self) -> None:
         self._resume = None
         self._awake.set()
-        self._note(EventKind.RESUME, "pause ended")
+        self._note(EventKind.RESUME, Reason("pause ended"))
 
-    def _note(self, kind: EventKind, reason: str) -> None:
+    def _note(self, kind: EventKind, reason: Reason) -> None:
         if self.coordinator is not None:
             self.coordinator._hub.emit(AgentEvent(loop_time(), kind, None, self.id, reason=reason))
 

@@ -99,7 +99,8 @@ from heapq import heappop, heappush
 from typing import Any, Optional
 
 from ..events import EventHub
-from ..scheduler.stats import percentiles
+from ..i18n import Reason
+from ..scheduler.stats import percentiles, rounded
 from .agent import BaseAgent
 from .balancing import BalancingPolicy, make_policy
 from .bus import InMemoryBus, MessageBus
@@ -244,7 +245,7 @@ class Coordinator:
             self._free.setdefault(route, {})
         self._refresh(member)
         agent.coordinator = self
-        self._hub.emit(AgentEvent(loop_time(), AGENT, None, agent.id, None, IDLE, reason="registered"))
+        self._hub.emit(AgentEvent(loop_time(), AGENT, None, agent.id, None, IDLE, reason=Reason("registered")))
         if self._started:
             self._start_agent(member)
             self._wake_monitor()
@@ -256,9 +257,10 @@ class Coordinator:
         member = self._member(agent_id)
         info = member.info
         if info.status is not OFFLINE:
-            self._reassign(member, self._mark_offline(member, "unregistered"), "was unregistered")
+            self._reassign(self._mark_offline(member, Reason("unregistered")),
+                           Reason("agent {agent} was unregistered", agent=agent_id))
         self._hub.emit(AgentEvent(loop_time(), AGENT, None, agent_id, OFFLINE, None,
-                                  reason="unregistered"))
+                                  reason=Reason("unregistered")))
         del self._members[agent_id], self.agents[agent_id], self._free[agent_id]
         for capability in info.capabilities:
             self._capable[capability].remove(info)
@@ -411,7 +413,8 @@ class Coordinator:
         return AgentDashboard(self, mode=mode).open()
 
     def get_stats(self) -> dict[str, Any]:
-        """A snapshot: per agent and overall counts, throughput, latency (loop-clock seconds)."""
+        """A snapshot: per agent and overall counts, throughput, latency (loop-clock
+        seconds, rounded to 9 decimals)."""
         counts = self._counts
         agents = {}
         for agent_id, member in self._members.items():
@@ -422,7 +425,7 @@ class Coordinator:
                 "in_flight": len(info.in_flight),
                 "completed": info.tasks_completed,
                 "failed": info.tasks_failed,
-                "avg_latency": member.latency_sum / member.latency_count
+                "avg_latency": rounded(member.latency_sum / member.latency_count)
                 if member.latency_count else 0.0,
             }
         elapsed = self._elapsed()
@@ -435,8 +438,8 @@ class Coordinator:
             "reassigned": self._reassigned,
             "retried": self._retried,
             "ignored": self._ignored,
-            "elapsed": elapsed,
-            "throughput": counts[COMPLETED] / elapsed if elapsed > 0 else 0.0,
+            "elapsed": rounded(elapsed),
+            "throughput": rounded(counts[COMPLETED] / elapsed) if elapsed > 0 else 0.0,
             "latency": percentiles(self._latencies),
         }
 
@@ -578,7 +581,7 @@ class Coordinator:
         self._outbox.append(Message(TASK_REQUEST, self.id, agent_id,
                                     _new(TaskRequest, (task_id, record.task, attempt, None, None)), now))
 
-    def _requeue(self, records: list[TaskRecord], reason: str, now: float) -> None:
+    def _requeue(self, records: list[TaskRecord], reason: Reason, now: float) -> None:
         """Running tasks go back to the front of their queues, keeping their order."""
         counts = self._counts
         for record in records:
@@ -617,7 +620,8 @@ class Coordinator:
                 self._ignored += 1
                 what = getattr(kind, "value", kind)
                 self._hub.emit(AgentEvent(self._loop.time(), EventKind.IGNORED, None, message.sender,
-                                          reason=f"malformed {what} message: {exc}"))
+                                          reason=Reason("malformed {what} message: {error}",
+                                                        what=what, error=str(exc))))
             await acknowledge(me, message)
             # One flush for a whole burst of results: nobody can read these
             # messages before this loop waits anyway.
@@ -660,22 +664,25 @@ class Coordinator:
         record.error = error
         if record.failures < record.max_attempts and not isinstance(error, PermanentTaskError):
             self._retried += 1
-            self._requeue([record], f"attempt {record.attempt} failed on {info.id}: {error!r}", now)
+            self._requeue([record], Reason("attempt {attempt} failed on {agent}: {error}",
+                                           attempt=record.attempt, agent=info.id, error=repr(error)), now)
         else:
             self._finish(record, FAILED, now, error=error)
 
     def _ignore(self, sender: str, outcome: TaskResult, record: Optional[TaskRecord],
                 now: float) -> None:
         if record is None:
-            why = "unknown task"
+            why = Reason("unknown task")
         elif record.done:
-            why = f"the task already ended {record.state.value}"
+            why = Reason("the task already ended {state}", state=record.state)
         else:
-            why = (f"that attempt was taken away; the task is on attempt {record.attempt} "
-                   f"({record.state.value}, agent {record.agent})")
+            why = Reason("that attempt was taken away; the task is on attempt {attempt} "
+                         "({state}, agent {agent})", attempt=record.attempt, state=record.state,
+                         agent=record.agent)
         self._ignored += 1
         self._hub.emit(AgentEvent(now, EventKind.IGNORED, outcome.task_id, sender, None, None,
-                                  outcome.attempt, reason=f"late or duplicate result: {why}"))
+                                  outcome.attempt, reason=Reason("late or duplicate result: {why}",
+                                                                 why=why)))
 
     def _on_heartbeat(self, sender: str) -> None:
         member = self._members.get(sender)
@@ -688,7 +695,7 @@ class Coordinator:
             info.status = IDLE
             self._refresh(member)
             self._hub.emit(AgentEvent(now, AGENT, None, sender, OFFLINE, IDLE,
-                                      reason="heard from again"))
+                                      reason=Reason("heard from again")))
             stale, member.stale = tuple(member.stale.items()), {}
             self._outbox.append(Message(
                 MessageType.AGENT_STATUS, self.id, sender, StatusUpdate(IDLE, stale), now))
@@ -714,10 +721,11 @@ class Coordinator:
         silent = [m for m in self._members.values()
                   if m.info.status is not OFFLINE and now >= m.info.last_heartbeat + timeout]
         # All of them go offline before any task moves, so none moves to one of them.
-        lost = [(m, self._mark_offline(m, f"no heartbeat for {now - m.info.last_heartbeat:g} s"))
+        lost = [(m, self._mark_offline(m, Reason("no heartbeat for {seconds:g} s",
+                                                 seconds=now - m.info.last_heartbeat)))
                 for m in silent]
         for member, records in lost:
-            self._reassign(member, records, "went offline")
+            self._reassign(records, Reason("agent {agent} went offline", agent=member.info.id))
         heap = self._deadlines
         while heap and heap[0][0] <= now:
             record = heappop(heap)[2]
@@ -734,7 +742,7 @@ class Coordinator:
             times.append(heap[0][0])
         return min(times, default=None)
 
-    def _mark_offline(self, member: _Member, reason: str) -> list[TaskRecord]:
+    def _mark_offline(self, member: _Member, reason: Reason) -> list[TaskRecord]:
         """Mark an agent offline; return the running tasks it takes down with it."""
         info = member.info
         self._hub.emit(AgentEvent(loop_time(), AGENT, None, info.id, info.status, OFFLINE,
@@ -750,10 +758,10 @@ class Coordinator:
         self._refresh(member)
         return lost
 
-    def _reassign(self, member: _Member, records: list[TaskRecord], why: str) -> None:
+    def _reassign(self, records: list[TaskRecord], reason: Reason) -> None:
         if records:
             self._reassigned += len(records)
-            self._requeue(records, f"agent {member.info.id} {why}", loop_time())
+            self._requeue(records, reason, loop_time())
 
     def _wake_monitor(self) -> None:
         if self._wakeup is not None and not self._wakeup.done():
@@ -837,7 +845,8 @@ class Coordinator:
     def _on_agent_exit(self, agent_id: str, runner: asyncio.Task) -> None:
         if not runner.cancelled() and runner.exception() is not None:
             self._hub.emit(AgentEvent(self._loop.time(), EventKind.CRASH, None, agent_id,
-                                      reason=f"its run() loop raised {runner.exception()!r}"))
+                                      reason=Reason("its run() loop raised {error}",
+                                                    error=repr(runner.exception()))))
 
     async def _flush(self) -> None:
         """Send the queued messages in order (one flusher at a time keeps FIFO)."""

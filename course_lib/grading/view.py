@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .._jupyter import widgets_available
+from .._jupyter import WidgetDisplay, widgets_available
 from .rubric import Report
 
 __all__ = ["report_widget", "show_report"]
@@ -16,9 +16,7 @@ def show_report(report: Report) -> None:
     if not widgets_available():
         print(report.text())
         return
-    from IPython.display import display
-
-    display(report_widget(report))
+    WidgetDisplay(report_widget(report), report.text())
 
 
 def report_widget(report: Report) -> Any:

@@ -1,12 +1,14 @@
 """`SmartScheduler.why_waiting`: put what holds a task back into words.
 
-A read-only view of the scheduler's state, in English or Chinese.
+A read-only view of the scheduler's state, in English or Chinese (state
+names too: see `course_lib.i18n`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .._catalog import NAMES
 from .task import TaskStatus
 
 MAX_LISTED = 5
@@ -46,20 +48,24 @@ def _listing(ids: list[str]) -> str:
     return shown + (f", … (+{len(ids) - MAX_LISTED})" if len(ids) > MAX_LISTED else "")
 
 
-def explain(scheduler: Any, node: Any, lang: str = "en") -> str:
+def explain(scheduler: Any, node: Any, lang: str) -> str:
     if lang not in TEXT:
         raise ValueError(f"lang must be one of {sorted(TEXT)}, got {lang!r}")
     text = TEXT[lang]
+
+    def name(status: TaskStatus) -> str:
+        return NAMES[status.value] if lang == "zh" else status.value
+
     task = node.task
     status = task.status
     if status.is_terminal:
-        return text["ended"].format(id=task.id, status=status.value)
+        return text["ended"].format(id=task.id, status=name(status))
     if status is TaskStatus.RUNNING:
         last = task.attempts[-1]
         return text["running"].format(id=task.id, attempt=last.number, slot=last.slot)
     if status is TaskStatus.WAITING:
         deps = [
-            f"{dep} ({scheduler.tasks[dep].status.value})"
+            f"{dep} ({name(scheduler.tasks[dep].status)})"
             for dep in node.plan.deps
             if scheduler.tasks[dep].status is not TaskStatus.COMPLETED
         ]
@@ -69,7 +75,7 @@ def explain(scheduler: Any, node: Any, lang: str = "en") -> str:
         at = last.end + last.backoff
         left = max(0.0, at - scheduler._loop.time())
         return text["backoff"].format(
-            id=task.id, attempt=last.number, outcome=last.outcome.value, at=at, left=left
+            id=task.id, attempt=last.number, outcome=name(last.outcome), at=at, left=left
         )
     if not scheduler._active:
         return text["idle"].format(id=task.id)

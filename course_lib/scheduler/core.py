@@ -103,11 +103,12 @@ from heapq import heappop, heappush
 from typing import Any, Optional, TextIO
 
 from ..events import EventHub
+from ..i18n import get_language
 from ._calls import CallPlan, plan_call
 from ._deadlines import Deadlines
 from ._explain import explain
 from .progress import ProgressLine
-from .stats import percentiles
+from .stats import percentiles, rounded
 from .task import (
     Attempt,
     DependencyFailedError,
@@ -346,7 +347,10 @@ class SmartScheduler:
             yield event
 
     def get_stats(self) -> dict[str, Any]:
-        """A snapshot of counts, rates and duration percentiles (loop-clock seconds)."""
+        """A snapshot of counts, rates and duration percentiles (loop-clock seconds).
+
+        Fractions and times are rounded to 9 decimals (`stats.rounded`).
+        """
         counts = self._counts
         total = len(self._nodes)
         finished = total - self._unfinished
@@ -361,10 +365,10 @@ class SmartScheduler:
             "running": len(self._running),
             "queued": counts[PENDING] + counts[WAITING],
             "retries": self._retries,
-            "success_rate": completed / finished if finished else 0.0,
-            "progress": finished / total if total else 0.0,
-            "elapsed": elapsed,
-            "throughput": completed / elapsed if elapsed > 0 else 0.0,
+            "success_rate": rounded(completed / finished) if finished else 0.0,
+            "progress": rounded(finished / total) if total else 0.0,
+            "elapsed": rounded(elapsed),
+            "throughput": rounded(completed / elapsed) if elapsed > 0 else 0.0,
             "durations": percentiles(self._durations),
         }
 
@@ -374,9 +378,10 @@ class SmartScheduler:
         total = len(self._nodes)
         return (total - self._unfinished) / total if total else 0.0
 
-    def why_waiting(self, task_id: str, lang: str = "en") -> str:
-        """Say in words what holds *task_id* back (``lang="zh"`` for Chinese)."""
-        return explain(self, self._node(task_id), lang)
+    def why_waiting(self, task_id: str, lang: Optional[str] = None) -> str:
+        """Say in words what holds *task_id* back, in *lang* ("zh" or "en";
+        by default the language of `course_lib.set_language`, Chinese)."""
+        return explain(self, self._node(task_id), lang or get_language())
 
     def __repr__(self) -> str:
         c = self._counts

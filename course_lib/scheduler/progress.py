@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any, TextIO
 
+from ..i18n import tr
+
 __all__ = ["format_progress", "ProgressLine"]
 
 BAR_WIDTH = 20
@@ -15,11 +17,11 @@ def format_progress(stats: dict[str, Any]) -> str:
     total = stats["total"]
     done = total - stats["queued"] - stats["running"]
     filled = round(BAR_WIDTH * stats["progress"])
-    return (
-        f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} done"
-        f" | {stats['running']} running | {stats['queued']} queued"
-        f" | {stats['completed']} ok | {stats['failed']} failed | {stats['cancelled']} cancelled"
-    )
+    bar = "#" * filled + "." * (BAR_WIDTH - filled)
+    return tr("[{bar}] 已结束 {done}/{total} | 运行中 {running} | 排队 {queued}"
+              " | 完成 {completed} | 失败 {failed} | 取消 {cancelled}",
+              bar=bar, done=done, total=total, running=stats["running"], queued=stats["queued"],
+              completed=stats["completed"], failed=stats["failed"], cancelled=stats["cancelled"])
 
 
 class ProgressLine:

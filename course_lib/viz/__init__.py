@@ -6,18 +6,19 @@ Views only read events (or read-only snapshots); they never change the core.
 from .._jupyter import show_figures_inline
 from .charts import backoff_plot, counts_plot, latency_plot
 from .dag import dag_plot
-from .agents import agent_report, agent_timeline
+from .agents import agent_report, agent_timeline, describe_event
 from .dashboard import AgentDashboard, SchedulerDashboard
-from .fonts import cjk_font
+from .fonts import course_figure, plot_style
 from .intervals import Interval, interval_timeline
 from .timeline import scheduler_timeline
-from .report import text_report
+from .report import stats_text, text_report
 from .tracks import Span, TaskTrack, build_tracks
 
 __all__ = [
     "AgentDashboard", "Interval", "SchedulerDashboard", "Span", "TaskTrack", "agent_report",
-    "agent_timeline", "backoff_plot", "build_tracks", "cjk_font", "counts_plot", "dag_plot",
-    "interval_timeline", "latency_plot", "scheduler_timeline", "text_report",
+    "agent_timeline", "backoff_plot", "build_tracks", "counts_plot", "course_figure", "dag_plot",
+    "describe_event", "interval_timeline", "latency_plot", "plot_style", "scheduler_timeline",
+    "stats_text", "text_report",
 ]
 
 show_figures_inline()

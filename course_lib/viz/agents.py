@@ -21,10 +21,14 @@ from typing import Any, Optional
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .fonts import label, plot_style, safe_text
+from ..agents.types import AgentStatus, EventKind
+from ..i18n import say, tr
+from .fonts import course_figure, plot_style
+from .report import aligned
 from .tracks import events_of
 
-__all__ = ["AgentAttempt", "AgentLane", "agent_lanes", "agent_timeline", "agent_report"]
+__all__ = ["AgentAttempt", "AgentLane", "agent_lanes", "agent_timeline", "agent_report",
+           "describe_event", "queue_summary"]
 
 ATTEMPT_COLORS = {"completed": "#2ca02c", "failed": "#d62728", "reassigned": "#bdbdbd",
                   "running": "#1f77b4"}
@@ -117,7 +121,7 @@ def agent_timeline(source: Any, *, title: Optional[str] = None) -> Figure:
     beats = sum(len(lane.heartbeats) for lane in lanes.values())
     notes = []
     with plot_style():
-        fig = Figure(figsize=(10, 1.6 + 0.6 * max(1, len(lanes))))
+        fig = course_figure(figsize=(10, 1.6 + 0.6 * max(1, len(lanes))))
         ax = fig.add_subplot()
         for agent_id, lane in lanes.items():
             y = rows[agent_id]
@@ -136,7 +140,7 @@ def agent_timeline(source: Any, *, title: Optional[str] = None) -> Figure:
                         hatch="//" if attempt.outcome == "reassigned" else None,
                         gid=f"attempt:{attempt.task_id}:{attempt.attempt}")
                 if len(attempts) <= MAX_BAR_LABELS and end > attempt.start:
-                    ax.text((attempt.start + end) / 2, y, safe_text(attempt.task_id), ha="center",
+                    ax.text((attempt.start + end) / 2, y, attempt.task_id, ha="center",
                             va="center", fontsize=7, color="black", clip_on=True)
             if beats <= MAX_HEARTBEAT_TICKS and lane.heartbeats:
                 ax.plot(lane.heartbeats, [y + 0.35] * len(lane.heartbeats), "|", color="#555555",
@@ -164,14 +168,14 @@ def agent_timeline(source: Any, *, title: Optional[str] = None) -> Figure:
                         gid=f"{'reassign' if moved else 'retry'}:{attempt.task_id}:"
                             f"{attempt.from_agent}->{attempt.agent}")
         if beats > MAX_HEARTBEAT_TICKS:
-            notes.append(label(f"{beats} 次心跳：为了可读性没有画出", f"{beats} heartbeats: not drawn"))
+            notes.append(tr("{n} 次心跳：为了可读性没有画出", n=beats))
         if len(attempts) > MAX_BAR_LABELS:
-            notes.append(label(f"{len(attempts)} 次尝试：隐藏了任务名", f"{len(attempts)} attempts: task names hidden"))
+            notes.append(tr("{n} 次尝试：隐藏了任务名", n=len(attempts)))
         ax.set_yticks(range(len(lanes)))
-        ax.set_yticklabels([safe_text(a) for a in lanes], fontsize=8)
+        ax.set_yticklabels([a for a in lanes], fontsize=8)
         ax.set_ylim(len(lanes) - 0.5, -0.5)
-        ax.set_xlabel(label("时间（秒，从第一个事件算起）", "time (s, since the first event)"))
-        ax.set_title(title or label("Agent 时间线", "Agent timeline"))
+        ax.set_xlabel(tr("时间（秒，从第一个事件算起）"))
+        ax.set_title(title or tr("Agent 时间线"))
         ax.grid(axis="x", alpha=0.3)
         ax.legend(handles=_legend(), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
         if notes:
@@ -188,43 +192,62 @@ def _frac(row: int, rows: int, edge: int) -> float:
 
 def _legend() -> list[Patch]:
     return [
-        Patch(color=ATTEMPT_COLORS["completed"], label=label("完成", "completed")),
-        Patch(color=ATTEMPT_COLORS["failed"], label=label("失败（换人重试）", "failed (retried)")),
-        Patch(facecolor=ATTEMPT_COLORS["reassigned"], hatch="//", label=label("被转走", "reassigned")),
-        Patch(color="#fde0dc", label=label("离线", "offline")),
-        Patch(color="#fff3c4", label=label("暂停", "paused")),
+        Patch(color=ATTEMPT_COLORS["completed"], label=tr("完成")),
+        Patch(color=ATTEMPT_COLORS["failed"], label=tr("失败（换人重试）")),
+        Patch(facecolor=ATTEMPT_COLORS["reassigned"], hatch="//", label=tr("被转走")),
+        Patch(color="#fde0dc", label=tr("离线")),
+        Patch(color="#fff3c4", label=tr("暂停")),
     ]
 
 
 def agent_report(coordinator: Any, *, last_events: int = 5) -> str:
-    """Per-agent load and status, the queue, totals and the last events, as text."""
+    """Per-agent load and status, the queue, totals and the last events, as text.
+
+    Event times count from the first event of the run.
+    """
     stats = coordinator.get_stats()
-    lines = [f"queued {stats['queued']} | running {stats['running']} | completed {stats['completed']}"
-             f" | failed {stats['failed']} | reassigned {stats['reassigned']}"
-             f" | throughput {stats['throughput']:.2f} tasks/s"]
-    width = max([5, *(len(a) for a in stats["agents"])])
+    lines = [queue_summary(stats)]
+    rows = [[tr("Agent"), tr("状态"), tr("负载"), tr("完成"), tr("失败"), tr("平均耗时")]]
     for agent_id, agent in stats["agents"].items():
         load = agent["in_flight"] / max(agent["capacity"], 1)
         bar = "#" * round(10 * load) + "." * (10 - round(10 * load))
-        lines.append(f"{agent_id:<{width}}  {agent['status']:<7} [{bar}] {agent['in_flight']}/{agent['capacity']}"
-                     f"  done {agent['completed']}  failed {agent['failed']}"
-                     f"  avg {agent['avg_latency']:.2f} s")
-    for ev in list(coordinator.event_log or ())[-last_events:]:
-        lines.append("  " + describe_event(ev))
+        rows.append([agent_id, say(AgentStatus(agent["status"])),
+                     f"[{bar}] {agent['in_flight']}/{agent['capacity']}", str(agent["completed"]),
+                     str(agent["failed"]), tr("{seconds:.2f} 秒", seconds=agent["avg_latency"])])
+    lines += aligned(rows)
+    log = list(coordinator.event_log or ())
+    origin = log[0].time if log else 0.0
+    lines += ["  " + describe_event(ev, start=origin) for ev in log[max(0, len(log) - last_events):]]
     return "\n".join(lines)
 
 
-def describe_event(ev: Any) -> str:
-    """One short line for an `AgentEvent`."""
-    who = ev.agent_id or "-"
-    if ev.kind.value == "task":
-        line = f"t={ev.time:.2f} {ev.task_id} {ev.old.value if ev.old else 'new'} -> {ev.new.value}"
+def queue_summary(stats: dict[str, Any]) -> str:
+    """One line of a coordinator's totals (from `Coordinator.get_stats`)."""
+    return tr("排队 {queued} | 运行中 {running} | 完成 {completed} | 失败 {failed} | 转交 {reassigned}"
+              " | 吞吐量 {throughput:.2f} 个任务/秒", queued=stats["queued"], running=stats["running"],
+              completed=stats["completed"], failed=stats["failed"], reassigned=stats["reassigned"],
+              throughput=stats["throughput"])
+
+
+def describe_event(ev: Any, *, start: float = 0.0) -> str:
+    """One short line for an `AgentEvent`; its time counts from *start* (loop clock).
+
+    Pass the time of the run's first event as *start* on a real loop, whose
+    clock reads thousands of seconds; on the virtual clock runs start at 0.
+    """
+    t = ev.time - start
+    if ev.kind is EventKind.TASK:
+        old = say(ev.old) if ev.old is not None else tr("新任务")
+        line = tr("t={t:.2f} {task}：{old} → {new}", t=t, task=ev.task_id, old=old, new=say(ev.new))
         if ev.agent_id:
-            line += f" on {ev.agent_id}"
-        line += f" (attempt {ev.attempt})" if ev.attempt else ""
+            line += tr("，在 {agent} 上", agent=ev.agent_id)
+        if ev.attempt:
+            line += tr("（第 {n} 次尝试）", n=ev.attempt)
         # Why it moved matters: a failure and a reassignment look alike otherwise.
-        return line + (f": {ev.reason}" if ev.reason else "")
-    if ev.kind.value == "agent":
-        new = ev.new.value if ev.new is not None else "removed"
-        return f"t={ev.time:.2f} agent {who} -> {new} {ev.reason}".rstrip()
-    return f"t={ev.time:.2f} {ev.kind.value} {who} {ev.reason}".rstrip()
+        return line + (tr("：{reason}", reason=say(ev.reason)) if ev.reason else "")
+    if ev.kind is EventKind.AGENT:
+        new = say(ev.new) if ev.new is not None else tr("已注销")
+        line = tr("t={t:.2f} Agent {agent} → {new}", t=t, agent=ev.agent_id, new=new)
+    else:
+        line = tr("t={t:.2f} {kind} {agent}", t=t, kind=say(ev.kind), agent=ev.agent_id or "-")
+    return line + (tr("（{reason}）", reason=say(ev.reason)) if ev.reason else "")

@@ -19,7 +19,8 @@ from typing import Optional
 from matplotlib.figure import Figure
 
 from ..scheduler.stats import percentiles
-from .fonts import label, plot_style, safe_text
+from ..i18n import tr
+from .fonts import course_figure, plot_style
 from .intervals import PALETTE
 
 __all__ = ["backoff_plot", "counts_plot", "latency_plot"]
@@ -35,28 +36,28 @@ def backoff_plot(delays: Mapping[str, Sequence[float]], *, title: Optional[str] 
     if not delays:
         raise ValueError("give at least one series of delays")
     with plot_style():
-        fig = Figure(figsize=(11, 1.8 + 0.3 * len(delays)))
+        fig = course_figure(figsize=(11, 1.8 + 0.3 * len(delays)))
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
         for i, (name, series) in enumerate(delays.items()):
             color = PALETTE[i % len(PALETTE)]
             numbers = range(1, len(series) + 1)
-            left.plot(list(numbers), list(series), marker="o", color=color, label=safe_text(name),
+            left.plot(list(numbers), list(series), marker="o", color=color, label=name,
                       gid=f"delay:{name}")
             moments = list(accumulate(series))
             right.plot(moments, [i] * len(moments), linestyle="none", marker="|", markersize=14,
                        markeredgewidth=2, color=color, gid=f"moments:{name}")
-        left.set_xlabel(label("第几次重试", "retry number"))
-        left.set_ylabel(label("等待（秒）", "delay (s)"))
+        left.set_xlabel(tr("第几次重试"))
+        left.set_ylabel(tr("等待（秒）"))
         left.set_xticks(range(1, 1 + max(len(s) for s in delays.values())))
         left.grid(alpha=0.3)
         if len(delays) <= 10:
             left.legend(fontsize=8)
         right.set_yticks(range(len(delays)))
-        right.set_yticklabels([safe_text(n) for n in delays], fontsize=8)
+        right.set_yticklabels([n for n in delays], fontsize=8)
         right.invert_yaxis()
-        right.set_xlabel(label("重试到达服务器的时刻（秒）", "when retries hit the server (s)"))
+        right.set_xlabel(tr("重试到达服务器的时刻（秒）"))
         right.grid(axis="x", alpha=0.3)
-        fig.suptitle(safe_text(title) if title else label("指数退避的等待时间", "Exponential backoff delays"))
+        fig.suptitle(title if title else tr("指数退避的等待时间"))
         fig.tight_layout()
     return fig
 
@@ -68,18 +69,17 @@ def latency_plot(
     stats = percentiles(latencies)
     total = len(latencies) + errors
     with plot_style():
-        fig = Figure(figsize=(9, 3.6))
+        fig = course_figure(figsize=(9, 3.6))
         ax = fig.add_subplot()
         if latencies:
             ax.hist(list(latencies), bins=bins, color="#9ecae1", edgecolor="white", gid="hist")
         for (name, color) in (("p50", "#2ca02c"), ("p90", "#ff7f0e"), ("p99", "#d62728")):
             ax.axvline(stats[name], color=color, linestyle="--", gid=f"line:{name}",
-                       label=f"{name} = {stats[name]:.3f} s")
-        ax.set_xlabel(label("耗时（秒）", "latency (s)"))
-        ax.set_ylabel(label("请求数", "requests"))
+                       label=tr("{name} = {value:.3f} 秒", name=name, value=stats[name]))
+        ax.set_xlabel(tr("耗时（秒）"))
+        ax.set_ylabel(tr("请求数"))
         rate = errors / total if total else 0.0
-        ax.set_title(safe_text(title) if title else label(
-            f"{total} 个请求，错误率 {rate:.1%}", f"{total} requests, error rate {rate:.1%}"))
+        ax.set_title(title or tr("{n} 个请求，错误率 {rate:.1%}", n=total, rate=rate))
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()
@@ -95,17 +95,17 @@ def counts_plot(counts: Mapping[str, Mapping[str, int]], *, title: Optional[str]
     members = list(dict.fromkeys(m for inner in counts.values() for m in inner))
     width = 0.8 / max(len(members), 1)
     with plot_style():
-        fig = Figure(figsize=(max(6, 1.6 * len(counts) + 2), 3.4))
+        fig = course_figure(figsize=(max(6, 1.6 * len(counts) + 2), 3.4))
         ax = fig.add_subplot()
         for j, member in enumerate(members):
             xs = [i + (j - (len(members) - 1) / 2) * width for i in range(len(counts))]
             for x, (group, inner) in zip(xs, counts.items()):
                 ax.bar(x, inner.get(member, 0), width=width, color=PALETTE[j % len(PALETTE)],
-                       label=safe_text(member) if x == xs[0] else None, gid=f"count:{group}:{member}")
+                       label=member if x == xs[0] else None, gid=f"count:{group}:{member}")
         ax.set_xticks(range(len(counts)))
-        ax.set_xticklabels([safe_text(g) for g in counts], fontsize=9)
-        ax.set_ylabel(safe_text(ylabel) if ylabel else label("数量", "count"))
-        ax.set_title(safe_text(title) if title else label("各组数量", "Counts per group"))
+        ax.set_xticklabels([g for g in counts], fontsize=9)
+        ax.set_ylabel(ylabel if ylabel else tr("数量"))
+        ax.set_title(title if title else tr("各组数量"))
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
         fig.tight_layout()
     return fig

@@ -21,7 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch
 
 from ..scheduler.task import TaskStatus
-from .fonts import label, plot_style, safe_text
+from ..i18n import say, tr
+from .fonts import course_figure, plot_style
 from .timeline import OUTCOME_COLORS
 from .tracks import TaskTrack, build_tracks, events_of
 
@@ -53,10 +54,10 @@ def dag_plot(source: Any, *, max_nodes: int = 60, title: str | None = None) -> F
             fig = _per_layer(tracks, columns, depth)
         else:
             height = max(len(c) for c in columns.values()) if columns else 1
-            fig = Figure(figsize=(max(4, 2.2 * depth), max(2.5, 0.9 * height + 1)))
+            fig = course_figure(figsize=(max(4, 2.2 * depth), max(2.5, 0.9 * height + 1)))
             ax = fig.add_subplot()
             _draw_nodes(ax, tracks, columns, height)
-        fig.axes[0].set_title(title or label("任务依赖图", "Task graph"))
+        fig.axes[0].set_title(title or tr("任务依赖图"))
         fig.tight_layout()
     return fig
 
@@ -81,7 +82,7 @@ def _draw_nodes(ax: Any, tracks: dict[str, TaskTrack], columns: dict[int, list[s
         track = tracks[tid]
         ax.add_patch(Circle((x, y), 0.35, facecolor=STATUS_COLORS[track.status],
                             edgecolor="#333333", gid=f"node:{tid}"))
-        text = safe_text(tid) + ("" if track.priority is None else f"\np{track.priority:g}")
+        text = tid + ("" if track.priority is None else f"\np{track.priority:g}")
         ax.text(x, y, text, ha="center", va="center", fontsize=7)
     xs = [p[0] for p in pos.values()] or [0]
     ys = [p[1] for p in pos.values()] or [0]
@@ -93,23 +94,23 @@ def _draw_nodes(ax: Any, tracks: dict[str, TaskTrack], columns: dict[int, list[s
 
 
 def _per_layer(tracks: dict[str, TaskTrack], columns: dict[int, list[str]], depth: int) -> Figure:
-    fig = Figure(figsize=(max(5, 0.5 * depth + 3), 3.5))
+    fig = course_figure(figsize=(max(5, 0.5 * depth + 3), 3.5))
     ax = fig.add_subplot()
     statuses = [s for s in TaskStatus if any(t.status is s for t in tracks.values())]
     bottoms = [0] * depth
     for status in statuses:
         counts = [Counter(tracks[t].status for t in columns.get(x, ()))[status] for x in range(depth)]
         ax.bar(range(depth), counts, bottom=bottoms, color=STATUS_COLORS[status],
-               edgecolor="#333333", label=status.value, gid=f"layer:{status.value}")
+               edgecolor="#333333", label=say(status), gid=f"layer:{status.value}")
         bottoms = [b + c for b, c in zip(bottoms, counts)]
-    ax.set_xlabel(label("层（拓扑世代）", "layer (topological generation)"))
-    ax.set_ylabel(label("任务数", "tasks"))
+    ax.set_xlabel(tr("层（拓扑世代）"))
+    ax.set_ylabel(tr("任务数"))
     ax.legend(fontsize=8)
-    ax.text(0, -0.25, label(f"{len(tracks)} 个任务：按层汇总显示", f"{len(tracks)} tasks: counted per layer"),
+    ax.text(0, -0.25, tr("{n} 个任务：按层汇总显示", n=len(tracks)),
             transform=ax.transAxes, fontsize=8, color="#555555", gid="note")
     return fig
 
 
 def _status_legend(tracks: dict[str, TaskTrack]) -> list[Patch]:
     present = [s for s in TaskStatus if any(t.status is s for t in tracks.values())]
-    return [Patch(facecolor=STATUS_COLORS[s], edgecolor="#333333", label=s.value) for s in present]
+    return [Patch(facecolor=STATUS_COLORS[s], edgecolor="#333333", label=say(s)) for s in present]

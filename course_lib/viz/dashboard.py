@@ -27,9 +27,11 @@ import html
 import time
 from typing import Any, Optional
 
-from .._jupyter import ipython_shell, widgets_available
+from .._jupyter import WidgetDisplay, ipython_shell, widgets_available
+from ..agents.types import AgentStatus
+from ..i18n import say, tr
 from ..scheduler.task import TaskStatus
-from .agents import agent_report, describe_event
+from .agents import agent_report, describe_event, queue_summary
 from .report import text_report
 from .timeline import OUTCOME_COLORS
 from .tracks import build_tracks
@@ -70,6 +72,7 @@ class LiveView:
         self._last = float("-inf")
         self._pending: Optional[asyncio.TimerHandle] = None
         self._handle: Any = None  # IPython display handle of the text fallback
+        self._display: Optional[WidgetDisplay] = None  # the widget's, with its text version
         if self.mode == "widget":
             self._build_widgets()
 
@@ -79,7 +82,7 @@ class LiveView:
             from IPython.display import Pretty, display
 
             if self.mode == "widget":
-                display(self.widget)
+                self._display = WidgetDisplay(self.widget, self._text())
             else:
                 self._handle = display(Pretty(self._text()), display_id=True)
         self._unsubscribe = self.source.subscribe(self._on_event)
@@ -95,6 +98,8 @@ class LiveView:
             self._pending.cancel()
             self._pending = None
         self.render(final=True)
+        if self._display is not None:
+            self._display.update(self._text())
         if self.mode == "text" and self._handle is None:
             print(self._text())
 
@@ -146,7 +151,7 @@ class SchedulerDashboard(LiveView):
     def _build_widgets(self) -> None:
         import ipywidgets as w
 
-        self.title = w.HTML("<b>SmartScheduler</b>")
+        self.title = w.HTML(tr("<b>调度器仪表盘</b>（SmartScheduler）"))
         self.progress = w.IntProgress(value=0, min=0, max=1, description="0/0",
                                       bar_style="info", layout=w.Layout(width="60%"))
         self.counts = w.HTML()
@@ -168,21 +173,21 @@ class SchedulerDashboard(LiveView):
                 "danger" if final else "info")
         self.counts.value = " ".join(
             _badge(status, stats["status"][status.value]) for status in TaskStatus)
-        tracks = build_tracks(self.scheduler.event_log or ())
+        log = self.scheduler.event_log or ()
+        tracks = build_tracks(log)
         running = [tid for tid, t in tracks.items() if t.status is TaskStatus.RUNNING]
-        self.live.value = (
-            f"running: {html.escape(', '.join(running)) or '-'} | queued: {stats['queued']}"
-            f" | throughput: {stats['throughput']:.2f} tasks/s"
-        )
-        self.table.value = _table(tracks)
+        self.live.value = html.escape(tr(
+            "正在运行：{running} | 排队 {queued} | 吞吐量 {throughput:.2f} 个任务/秒",
+            running="、".join(running) or "-", queued=stats["queued"], throughput=stats["throughput"]))
+        self.table.value = _table(tracks, origin=log[0].time if log else 0.0)
         if final:
             durations = stats["durations"]
-            self.summary.value = (
-                f"<b>done</b> in {stats['elapsed']:.2f} s: {stats['completed']} completed, "
-                f"{stats['failed']} failed, {stats['cancelled']} cancelled, "
-                f"{stats['retries']} retries; success rate {stats['success_rate']:.0%}; "
-                f"duration p50 {durations['p50']:.2f} s, p90 {durations['p90']:.2f} s"
-            )
+            self.summary.value = tr(
+                "<b>结束</b>：用时 {elapsed:.2f} 秒；完成 {completed}，失败 {failed}，取消 {cancelled}，"
+                "重试 {retries} 次；成功率 {rate:.0%}；耗时 p50 {p50:.2f} 秒，p90 {p90:.2f} 秒",
+                elapsed=stats["elapsed"], completed=stats["completed"], failed=stats["failed"],
+                cancelled=stats["cancelled"], retries=stats["retries"], rate=stats["success_rate"],
+                p50=durations["p50"], p90=durations["p90"])
 
 
 class AgentDashboard(LiveView):
@@ -200,7 +205,7 @@ class AgentDashboard(LiveView):
     def _build_widgets(self) -> None:
         import ipywidgets as w
 
-        self.title = w.HTML("<b>Coordinator</b>")
+        self.title = w.HTML(tr("<b>Agent 仪表盘</b>（Coordinator）"))
         self.lanes = w.VBox()
         self.bars: dict[str, Any] = {}
         self.queue = w.HTML()
@@ -223,31 +228,35 @@ class AgentDashboard(LiveView):
                 bar.bar_style = "danger" if agent["status"] == "offline" else "success"
             color = AGENT_COLORS.get(agent["status"], "#7f7f7f")
             name.value = (f'<span style="display:inline-block;width:9em">{html.escape(agent_id)}</span>'
-                          f'<span style="color:{color};font-weight:bold">{agent["status"]}</span>'
-                          f" {agent['in_flight']}/{agent['capacity']} · done {agent['completed']}")
-        self.queue.value = (f"queued: {stats['queued']} | running: {stats['running']} | "
-                            f"completed: {stats['completed']} | failed: {stats['failed']} | "
-                            f"reassigned: {stats['reassigned']} | throughput: {stats['throughput']:.2f} tasks/s")
-        recent = list(self.coordinator.event_log or ())[-self.last_events:]
-        self.recent.value = "<br>".join(html.escape(describe_event(ev)) for ev in recent)
+                          f'<span style="color:{color};font-weight:bold">'
+                          f'{say(AgentStatus(agent["status"]))}</span> '
+                          + tr("{in_flight}/{capacity} · 完成 {completed}", in_flight=agent["in_flight"],
+                               capacity=agent["capacity"], completed=agent["completed"]))
+        self.queue.value = html.escape(queue_summary(stats))
+        log = list(self.coordinator.event_log or ())
+        origin = log[0].time if log else 0.0
+        self.recent.value = "<br>".join(html.escape(describe_event(ev, start=origin))
+                                        for ev in log[max(0, len(log) - self.last_events):])
 
 
 def _badge(status: TaskStatus, count: int) -> str:
     return (f'<span style="background:{STATUS_COLORS[status]};color:white;padding:1px 6px;'
-            f'border-radius:4px;margin-right:4px">{status.value} {count}</span>')
+            f'border-radius:4px;margin-right:4px">{say(status)} {count}</span>')
 
 
-def _table(tracks: dict) -> str:
+def _table(tracks: dict, origin: float) -> str:
+    """An HTML table of the tasks; end times count from *origin* (the first event)."""
     rows = []
     for track in list(tracks.values())[:MAX_TABLE_ROWS]:
         color = STATUS_COLORS[track.status]
-        end = "" if track.ended is None else f"{track.ended:.2f}"
+        end = "" if track.ended is None else f"{track.ended - origin:.2f}"
         rows.append(
             f"<tr><td>{html.escape(track.id)}</td><td>{'' if track.priority is None else track.priority}</td>"
-            f'<td style="color:{color};font-weight:bold">{track.status.value}</td>'
+            f'<td style="color:{color};font-weight:bold">{say(track.status)}</td>'
             f"<td>{len(track.runs)}</td><td>{end}</td></tr>"
         )
     more = len(tracks) - MAX_TABLE_ROWS
-    tail = f"<tr><td colspan=5>… {more} more</td></tr>" if more > 0 else ""
-    return ("<table><tr><th>task</th><th>priority</th><th>status</th><th>attempts</th>"
-            f"<th>ended</th></tr>{''.join(rows)}{tail}</table>")
+    tail = f"<tr><td colspan=5>{tr('…… 还有 {n} 个任务', n=more)}</td></tr>" if more > 0 else ""
+    header = "".join(f"<th>{name}</th>" for name in (tr("任务"), tr("优先级"), tr("状态"), tr("尝试"),
+                                                       tr("结束于（秒）")))
+    return f"<table><tr>{header}</tr>{''.join(rows)}{tail}</table>"

@@ -24,7 +24,8 @@ from typing import Any, Optional, Union
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .fonts import label, plot_style, safe_text
+from ..i18n import tr
+from .fonts import course_figure, plot_style
 
 __all__ = ["Interval", "PALETTE", "interval_timeline"]
 
@@ -83,7 +84,7 @@ def interval_timeline(
     for kind in kinds:
         palette.setdefault(kind, PALETTE[len([k for k in palette if k in kinds]) % len(PALETTE)])
     with plot_style():
-        fig = Figure(figsize=(9, 1.4 + 0.4 * max(1, len(shown))))
+        fig = course_figure(figsize=(9, 1.4 + 0.4 * max(1, len(shown))))
         ax = fig.add_subplot()
         span = max((i.end - zero for i in items), default=1.0) or 1.0
         for index, item in enumerate(items):
@@ -94,22 +95,21 @@ def interval_timeline(
             ax.barh(y, item.end - item.start, left=item.start - zero, height=0.6, color=color,
                     edgecolor="white", linewidth=1, gid=f"bar:{item.row}:{index}")
             if item.text and (item.end - item.start) > 0.04 * span:
-                ax.text((item.start + item.end) / 2 - zero, y, safe_text(item.text), ha="center",
+                ax.text((item.start + item.end) / 2 - zero, y, item.text, ha="center",
                         va="center", fontsize=8, color="white", clip_on=True)
         ax.set_yticks(list(shown.values()))
-        ax.set_yticklabels([safe_text(name) for name in shown], fontsize=9)
+        ax.set_yticklabels([name for name in shown], fontsize=9)
         ax.invert_yaxis()
         ax.set_xlim(left=min(0.0, *(i.start - zero for i in items)) if items else 0.0)
-        ax.set_xlabel(xlabel or label("时间（秒）", "time (s)"))
-        ax.set_title(safe_text(title) if title else label("时间线", "Timeline"))
+        ax.set_xlabel(xlabel or tr("时间（秒）"))
+        ax.set_title(title if title else tr("时间线"))
         ax.grid(axis="x", alpha=0.3)
         named = [k for k in kinds if k]
         if named:
-            handles = [Patch(color=palette[k], label=safe_text(k)) for k in named]
+            handles = [Patch(color=palette[k], label=k) for k in named]
             ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
         if len(rows) > len(shown):
-            ax.text(0.0, -0.15, label(f"只显示前 {len(shown)} 行（共 {len(rows)} 行）",
-                                      f"showing the first {len(shown)} of {len(rows)} rows"),
+            ax.text(0.0, -0.15, tr("只显示前 {shown} 行（共 {total} 行）", shown=len(shown), total=len(rows)),
                     transform=ax.transAxes, fontsize=8, color="#555555", va="top", gid="note")
         fig.tight_layout()
     return fig

@@ -21,7 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..scheduler.task import TaskStatus
-from .fonts import label, plot_style, safe_text
+from ..i18n import say, tr
+from .fonts import course_figure, plot_style
 from .tracks import TaskTrack, build_tracks, events_of
 
 __all__ = ["scheduler_timeline", "OUTCOME_COLORS", "SPAN_STYLES"]
@@ -56,14 +57,14 @@ def scheduler_timeline(
         raise ValueError(f"by must be 'task' or 'slot', got {by!r}")
     tracks = _shifted(build_tracks(events_of(source)))
     with plot_style():
-        fig = Figure(figsize=(10, 1.5 + 0.35 * _row_count(tracks, by, max_rows)))
+        fig = course_figure(figsize=(10, 1.5 + 0.35 * _row_count(tracks, by, max_rows)))
         ax = fig.add_subplot()
         if by == "task":
             note = _draw_by_task(ax, tracks, max_rows)
         else:
             note = _draw_by_slot(ax, tracks)
-        ax.set_xlabel(label("时间（秒，从第一个事件算起）", "time (s, since the first event)"))
-        ax.set_title(title or label("调度时间线", "Scheduler timeline"))
+        ax.set_xlabel(tr("时间（秒，从第一个事件算起）"))
+        ax.set_title(title or tr("调度时间线"))
         ax.invert_yaxis()
         ax.grid(axis="x", alpha=0.3)
         ax.legend(handles=_legend(), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
@@ -129,12 +130,10 @@ def _draw_by_task(ax: Any, tracks: dict[str, TaskTrack], max_rows: int) -> str:
                                 arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 1},
                                 gid=f"dep:{dep}->{track.id}")
     ax.set_yticks(range(len(shown)))
-    ax.set_yticklabels([safe_text(_row_label(t)) for t in shown], fontsize=8)
+    ax.set_yticklabels([_row_label(t) for t in shown], fontsize=8)
     if len(tracks) > len(shown):
-        return label(
-            f"只显示前 {len(shown)} 个任务（共 {len(tracks)} 个）；用 by='slot' 查看整个运行",
-            f"showing the first {len(shown)} of {len(tracks)} tasks; by='slot' shows the whole run",
-        )
+        return tr("只显示前 {shown} 个任务（共 {total} 个）；用 by='slot' 查看整个运行",
+                  shown=len(shown), total=len(tracks))
     return ""
 
 
@@ -146,14 +145,13 @@ def _draw_by_slot(ax: Any, tracks: dict[str, TaskTrack]) -> str:
         _bar(ax, span.slot, span.start, span.end, f"run:{track.id}:{span.attempt}",
              color=OUTCOME_COLORS[span.outcome], edgecolor="white")
         if with_labels and span.end > span.start:
-            ax.text((span.start + span.end) / 2, span.slot, safe_text(track.id), ha="center",
+            ax.text((span.start + span.end) / 2, span.slot, track.id, ha="center",
                     va="center", fontsize=7, color="white", clip_on=True)
     slots = _row_count(tracks, "slot", 0)
     ax.set_yticks(range(slots))
-    ax.set_yticklabels([label(f"工作槽 {i}", f"slot {i}") for i in range(slots)], fontsize=8)
+    ax.set_yticklabels([tr("工作槽 {i}", i=i) for i in range(slots)], fontsize=8)
     if not with_labels:
-        return label(f"{len(runs)} 次尝试：为了可读性隐藏了任务名",
-                     f"{len(runs)} attempts: task names hidden to keep the plot readable")
+        return tr("{n} 次尝试：为了可读性隐藏了任务名", n=len(runs))
     return ""
 
 
@@ -162,18 +160,13 @@ def _row_label(track: TaskTrack) -> str:
 
 
 def _legend() -> list[Patch]:
-    names = {
-        TaskStatus.COMPLETED: label("完成", "completed"),
-        TaskStatus.FAILED: label("失败", "failed"),
-        TaskStatus.TIMEOUT: label("超时", "timeout"),
-        TaskStatus.CANCELLED: label("取消", "cancelled"),
-    }
-    handles = [Patch(color=OUTCOME_COLORS[s], label=n) for s, n in names.items()]
+    outcomes = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.TIMEOUT, TaskStatus.CANCELLED)
+    handles = [Patch(color=OUTCOME_COLORS[s], label=say(s)) for s in outcomes]
     handles += [
-        Patch(facecolor=SPAN_STYLES["queued"]["color"], label=label("排队", "queued")),
+        Patch(facecolor=SPAN_STYLES["queued"]["color"], label=tr("排队")),
         Patch(facecolor=SPAN_STYLES["waiting"]["color"], hatch="///", edgecolor="#9e9e9e",
-              label=label("等依赖", "waiting for deps")),
+              label=tr("等依赖")),
         Patch(facecolor="white", edgecolor="#d62728", linestyle="--",
-              label=label("退避", "backoff")),
+              label=tr("退避")),
     ]
     return handles
