@@ -14,6 +14,7 @@
 #      retries 记录重试次数，error 保留最后一次异常。
 #   5. 监控：get_stats() 随时可调用，返回 total、completed、failed（含 timeout）和 status（7 种状态的数量）。
 #
+# 评分用的场景（任务 id、时长、优先级）每份作业都不一样，由评分器随机生成：只有真正满足上面的要求才能通过。
 # 提示：不要用 `while ...: await asyncio.sleep(0.1)` 轮询；评分用的是虚拟时钟，轮询会被发现。
 
 import asyncio

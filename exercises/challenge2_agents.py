@@ -17,12 +17,18 @@
 #
 # 简要中文版要求：
 #   1. 注册：connect() 后 coordinator.agents[agent.id] 是一张 AgentInfo（能力、状态 idle、完成数）。
-#   2. 分发与负载均衡：任务只交给有该能力的 Agent；多个 Agent 分担任务、并行处理；
+#   2. 分发与负载均衡：任务只交给有该能力的 Agent；有空闲的 Agent 时先交给空闲的，不要排在忙碌的后面；
 #      assign_task 立刻返回任务 id，结果存进 coordinator.results[任务id]。
-#   3. 消息：Agent 用 send_message(Message(...)) 发回 TASK_RESULT，并至少每 1.5 秒发一次 HEARTBEAT。
+#   3. 消息：Agent 用 send_message(Message(...)) 发回 TASK_RESULT；不管空闲还是正在处理任务，
+#      都至少每 1.5 秒发一次 HEARTBEAT。
 #   4. 容错：超过 3 秒没有心跳的 Agent 标为 offline，它手上的任务交给别的 Agent；
-#      处理时抛异常的任务要重试。
-#   5. 监控：get_stats() 给出 completed 总数和每个 Agent 的 completed；Agent 干活时状态为 busy。
+#      处理时抛异常的任务要重试，最多尝试 3 次，之后算作失败（不进 results）；
+#      “掉线”的 Agent 也可能只是沉默了一会儿，它迟到的结果不能让任务再完成一次。
+#   5. 监控：get_stats() 随时正确：completed 只算真正完成的任务（失败的尝试、刚交出去的都不算），
+#      还有每个 Agent 的 completed；Agent 干活时状态为 busy，做完回到 idle。
+#
+# 评分用的场景（Agent 的名字、快慢、任务的编号和长短）每份作业都不一样，由评分器随机生成：
+# 只有真正满足上面的要求才能通过。
 #
 # 提示：评分在虚拟时钟上运行，sleep 不花真实时间；别用 eval 计算表达式。
 
@@ -103,7 +109,9 @@ class BaseAgent(ABC):
           `process_task` for each, sending the outcome back with
           ``send_message(Message(MessageType.TASK_RESULT, self.id, ..., ...))``;
         - send ``Message(MessageType.HEARTBEAT, self.id, ...)`` with
-          `send_message` every ``HEARTBEAT_INTERVAL`` seconds, busy or idle;
+          `send_message` every ``HEARTBEAT_INTERVAL`` seconds, busy or idle
+          (a task may take longer than ``HEARTBEAT_TIMEOUT``: heartbeats must
+          go on while `process_task` runs);
         - when cancelled, stop everything at once (no more results, no more
           heartbeats): the coordinator must notice and move its task.
         """
@@ -135,11 +143,15 @@ class Coordinator:
 
         Contract:
         - ``task["type"]`` is an `AgentCapability`; only agents with it get the task;
-        - among capable agents, spread the work (an idle agent before a busy one),
-          so several agents work in parallel;
-        - when the task is done, ``self.results[task_id]`` is its result;
+        - when a capable agent is idle, the task goes to an idle one at once,
+          never into the queue of a busy agent (agents differ in speed and
+          tasks in length), so several agents work in parallel;
+        - when the task is done, ``self.results[task_id]`` is its result, set
+          once: a late answer from an agent that was thought offline (it was
+          only silent) changes nothing;
         - a task whose ``process_task`` raised is tried again (another agent if
-          there is one), up to 3 attempts.
+          there is one), up to 3 attempts in all; then it has failed and gets
+          no entry in ``self.results``.
         """
         # TODO
         pass
@@ -150,7 +162,8 @@ class Coordinator:
         Contract: update ``AgentInfo.last_heartbeat`` on each HEARTBEAT; an
         agent silent for ``HEARTBEAT_TIMEOUT`` seconds becomes "offline" and
         its unfinished task goes back to the queue for another agent.  An
-        agent working on a task is "busy", otherwise "idle".
+        agent working on a task is "busy"; when it has none left it is "idle"
+        again.
         """
         # TODO
         pass
@@ -162,7 +175,9 @@ class Coordinator:
 
     def get_stats(self) -> Dict[str, Any]:
         """Contract: ``{"completed": n, "agents": {agent_id: {"completed": n, "status": s}}}``
-        (more keys are welcome), correct at any time."""
+        (more keys are welcome), correct at any time: ``completed`` counts the
+        tasks in ``self.results`` so far, not tasks handed out, not failed
+        attempts, and a late duplicate answer never twice."""
         # TODO
         pass
 

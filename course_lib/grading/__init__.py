@@ -1,15 +1,30 @@
 """The autograder: ``python -m course_lib.grading exercises/challenge1_scheduler.py``.
 
-Each check runs in its own subprocess with wall-clock, memory and output
-limits (isolation, not a security sandbox), on the virtual clock, so the
-same submission always gets the same score.
+The grader draws each check's scenario from a seed, a child process runs the
+submission on it (with time, memory, output and process limits) and reports
+what happened, and the grader judges: the same submission always gets the
+same score, and no submission can write its own verdict.  Names are imported
+on first use, so the check processes stay light.
 """
 
-from .grader import grade_batch, grade_file
-from .rubric import CheckFailed, Report
-from .sandbox import Limits
-from .view import report_widget, show_report
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "CheckFailed", "Limits", "Report", "grade_batch", "grade_file", "report_widget", "show_report",
-]
+_WHERE = {"grade_batch": ".grader", "grade_file": ".grader", "CheckFailed": ".rubric",
+          "Report": ".rubric", "Limits": ".sandbox", "report_widget": ".view", "show_report": ".view"}
+
+__all__ = sorted(_WHERE)
+
+if TYPE_CHECKING:
+    from .grader import grade_batch, grade_file
+    from .rubric import CheckFailed, Report
+    from .sandbox import Limits
+    from .view import report_widget, show_report
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'course_lib.grading' has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name], __name__), name)
+    globals()[name] = value
+    return value

@@ -6,8 +6,10 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
-from .grader import grade_batch, grade_file
+from .grader import SALT_VARIABLE, grade_batch, grade_file
+from .sandbox import Limits, bubblewrap
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,23 +17,39 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Grade challenge submissions against the chapter's rubric.")
     parser.add_argument("submission", nargs="?", help="a learner's .py file (or folder)")
     parser.add_argument("--challenge", type=int, choices=(1, 2), help="override the detected challenge")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--format", choices=("text", "json", "gradescope"), default="text",
+                        help="report format: text (Chinese), json, or Gradescope's results.json")
+    parser.add_argument("--json", action="store_const", const="json", dest="format",
+                        help="the same as --format json")
     parser.add_argument("--batch", metavar="FOLDER", help="grade every submission in FOLDER")
     parser.add_argument("--out", default="grading-out", help="output folder for --batch")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="parallel subprocesses")
+    parser.add_argument("--salt-file", metavar="FILE",
+                        help=f"the instructor's secret salt for the scenarios (default: ${SALT_VARIABLE})")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="run each check under bubblewrap: no network, read-only files but its own")
     args = parser.parse_args(argv)
     if bool(args.batch) == bool(args.submission):
         parser.error("give either one SUBMISSION or --batch FOLDER")
+    if args.sandbox and bubblewrap() is None:
+        parser.error("--sandbox needs bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)")
+    limits = Limits(sandbox=args.sandbox)
     try:
+        salt = Path(args.salt_file).read_text(encoding="utf-8").strip() if args.salt_file else None
         if args.batch:
-            reports = grade_batch(args.batch, args.out, args.challenge, jobs=args.jobs)
+            reports = grade_batch(args.batch, args.out, args.challenge, jobs=args.jobs, limits=limits,
+                                  salt=salt)
             print(f"graded {len(reports)} submissions; gradebook: {os.path.join(args.out, 'gradebook.csv')}")
             return 0
-        report = grade_file(args.submission, args.challenge, jobs=args.jobs)
-    except (ValueError, FileNotFoundError) as exc:
+        report = grade_file(args.submission, args.challenge, jobs=args.jobs, limits=limits, salt=salt)
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if args.json else report.text())
+    if args.format == "text":
+        print(report.text())
+    else:
+        data = report.gradescope() if args.format == "gradescope" else report.as_dict()
+        print(json.dumps(data, ensure_ascii=False, indent=2))
     return 0
 
 

@@ -1,8 +1,15 @@
-"""Subprocess side of `sandbox.run_check`: load the submission, run one check.
+"""Subprocess side of `sandbox.run_check`: load the submission, run one scenario.
 
-Writes JSON lines to the result file: ``{"stage": "imported"}`` once the
-submission is loaded, then ``{"passed": ..., "reason": ...}``.  Exits with
-``os._exit`` so threads a submission left behind cannot keep it alive.
+    python -m course_lib.grading._child SUBMISSION CHALLENGE CHECK MEMORY_MB OUTPUT_BYTES
+
+The scenario's parameters come on stdin (JSON).  The report goes to the
+process's original stdout, which becomes a private channel: fd 1 is then
+pointed at stderr, so whatever the submission prints lands in the output
+pipe the grader drains and bounds.  The report holds raw observations only
+(see observations.py); the grader judges them.  Writes outside the scratch
+folder (the working directory; HOME and TMPDIR point there too) are noted
+through an audit hook.  Exits with ``os._exit`` so threads a submission
+left behind cannot keep it alive.
 """
 
 from __future__ import annotations
@@ -13,10 +20,17 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TextIO
 
+from .observations import MAX_NOTES, jsonable
 from .rubric import CheckFailed
 from .submissions import IMPORT_ONLY, find_check
+
+WRITE_MODES = set("wax+")
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+CHANGES = {"os.remove", "os.rename", "os.mkdir", "os.rmdir", "shutil.rmtree", "os.symlink", "os.link",
+           "os.truncate"}
+MAX_PARAMS = 1_000_000
 
 
 def _limit(memory_mb: int, output_bytes: int) -> None:
@@ -26,9 +40,52 @@ def _limit(memory_mb: int, output_bytes: int) -> None:
         return
     memory = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    # The output file may grow a little past the limit so the parent can tell.
-    size = output_bytes + 64 * 1024
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))  # files it writes
+    processes = _user_processes()
+    if processes is not None and os.geteuid() != 0:  # root is not held by RLIMIT_NPROC
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes + 32, processes + 32))
+
+
+def _user_processes() -> int | None:
+    """How many processes this user has now (RLIMIT_NPROC counts them all), or None."""
+    try:
+        return sum(1 for entry in os.listdir("/proc") if entry.isdigit()
+                   and os.stat(f"/proc/{entry}").st_uid == os.getuid())
+    except OSError:
+        return None
+
+
+def _watch_writes(scratch: Path, notes: list[str]) -> Callable[[str, tuple], None]:
+    """An audit hook noting files written, removed or renamed outside *scratch*."""
+    inside = (str(scratch), "/dev/", "/proc/self/")
+
+    def outside(path: Any) -> str | None:
+        if isinstance(path, int) or path is None:
+            return None
+        try:
+            text = os.path.abspath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return None
+        return None if text.startswith(inside) else text
+
+    def hook(event: str, args: tuple) -> None:
+        try:
+            if len(notes) >= MAX_NOTES:
+                return
+            if event == "open":
+                path, mode, flags = args
+                writes = bool(WRITE_MODES & set(mode or "")) or bool((flags or 0) & WRITE_FLAGS)
+                where = outside(path) if writes else None
+            elif event in CHANGES:
+                where = outside(args[0])
+            else:
+                return
+            if where is not None:
+                notes.append(f"在评分用的临时文件夹之外改动了文件：{where}（{event}）")
+        except Exception:  # noqa: BLE001 - a hook must never break the submission
+            pass
+
+    return hook
 
 
 def _load(path: Path) -> Any:
@@ -60,34 +117,40 @@ def _describe(exc: BaseException, path: Path, when: str) -> str:
 
 
 def main(argv: list[str]) -> None:
-    submission, challenge, check_key, result_path, memory_mb, output_bytes = argv
+    submission, challenge, check_key, memory_mb, output_bytes = argv
     path = Path(submission).resolve()
+    params = json.loads(sys.stdin.buffer.read(MAX_PARAMS) or b"{}")
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    report: TextIO = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # the submission's prints go to the output pipe, not the report
+    notes: list[str] = []
+    sys.dont_write_bytecode = True  # no __pycache__ next to the submission
+    sys.addaudithook(_watch_writes(Path.cwd().resolve(), notes))
     _limit(int(memory_mb), int(output_bytes))
-    results = open(result_path, "a", encoding="utf-8")
 
     def write(record: dict) -> None:
-        results.write(json.dumps(record, ensure_ascii=False) + "\n")
-        results.flush()
+        report.write(json.dumps(record, ensure_ascii=False) + "\n")
+        report.flush()
+
+    def finish(result: dict) -> None:
+        write({"result": result, "notes": notes})
+        os._exit(0)
 
     check = None if check_key == IMPORT_ONLY else find_check(int(challenge), check_key)
     try:
         module = _load(path)
     except BaseException as exc:  # noqa: BLE001 - a submission may raise anything
-        write({"passed": False, "reason": _describe(exc, path, "导入你的文件时")})
-        os._exit(0)
+        finish({"ok": False, "reason": _describe(exc, path, "导入你的文件时")})
     write({"stage": "imported"})
     if check is None:
-        write({"passed": True, "reason": ""})
-        os._exit(0)
+        finish({"ok": True, "observations": {}})
     try:
-        check.run(module)
+        observations = jsonable(check.observe(module, params))
     except CheckFailed as failure:
-        write({"passed": False, "reason": str(failure)})
+        finish({"ok": False, "reason": str(failure)})
     except BaseException as exc:  # noqa: BLE001
-        write({"passed": False, "reason": _describe(exc, path, "运行检查时")})
-    else:
-        write({"passed": True, "reason": ""})
-    os._exit(0)
+        finish({"ok": False, "reason": _describe(exc, path, "运行检查时")})
+    finish({"ok": True, "observations": observations})
 
 
 if __name__ == "__main__":

@@ -12,322 +12,707 @@ How the grader drives a submission (the contract in
     ...   # coordinator.results[task_id] appears when the task is done
     runs["search-1"].cancel()                               # a crash, mid-task
 
-Agents are the grader's own subclasses of the submission's ``BaseAgent``,
-so they record what they were given.  Everything runs on the virtual clock.
+Agents are the grader's own subclasses of the submission's ``BaseAgent``:
+they record every task they are given (start and end on the loop clock)
+and every message they send, take ``work * speed`` seconds per task, can
+fail on purpose, and can go *silent* for a while (alive, still working, but
+their heartbeats are lost and their results arrive late).  Everything runs
+on the virtual clock.
+
+As for challenge 1 (see scheduler_checks.py), each check draws its scenario
+in the grader (agent ids, speeds, task numbers and lengths from the grading
+seed), the child only runs it and reports what happened, and the grader
+judges.  Busy spells stay under the heartbeat timeout except where a check
+is about exactly that, so one bug costs points under one criterion.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import random
+from typing import Any, Callable, Optional
 
 from ..vclock import VirtualClockStall, run_virtual
+from .observations import jsonable
 from .rubric import Check, CheckFailed, Criterion
 
 __all__ = ["CRITERIA"]
 
 RESULT_LIMIT = 30.0  # virtual seconds to wait for results
+HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT = 1.0, 3.0  # the exercise's constants
+NAMES = {"search": ("search", "finder", "web"), "calculate": ("calc", "math", "abacus"),
+         "summarize": ("summary", "digest"), "translate": ("translate", "lingo")}
+CAPABILITIES = tuple(NAMES)
 
 
-def _agent_class(sub: Any) -> type:
+# ------------------------------------------------------------ the child side
+
+class Recorder:
+    """What the grader's agents saw: every task call and every message sent."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []
+
+
+def _agent_class(sub: Any, record: Recorder) -> type:
     class GradedAgent(sub.BaseAgent):
-        def __init__(self, agent_id: str, capabilities: set, seconds: float = 1.0, fail_first: int = 0):
-            super().__init__(agent_id, set(capabilities))
-            self.seconds = seconds
-            self.fail_first = fail_first
-            self.handled: list[Any] = []
-            self.sent: list[Any] = []
+        def __init__(self, spec: dict[str, Any]) -> None:
+            super().__init__(spec["id"], {sub.AgentCapability(c) for c in spec["caps"]})
+            self.speed = spec.get("speed", 1.0)
+            self.failures = spec.get("fail", 0)  # fail this many tasks first; -1: every one
+            self.silent = spec.get("silent")  # [start, end): alive but unheard
             original = self.send_message
 
-            async def recording_send(message: Any) -> Any:
-                self.sent.append((asyncio.get_running_loop().time(), message))
+            async def send(message: Any) -> Any:
+                loop = asyncio.get_running_loop()
+                kind = str(jsonable(getattr(message, "type", None)))
+                if self.silent and self.silent[0] <= loop.time() < self.silent[1]:
+                    if kind == "heartbeat":
+                        return None  # lost
+                    await asyncio.sleep(self.silent[1] - loop.time())  # arrives late
+                record.sent.append({"t": loop.time(), "type": kind, "agent": self.id,
+                                    "sender": str(jsonable(getattr(message, "sender", None)))})
                 return await original(message)
 
-            self.send_message = recording_send
+            self.send_message = send
 
         async def process_task(self, task: dict) -> Any:
-            await asyncio.sleep(self.seconds)
-            if self.fail_first > 0:
-                self.fail_first -= 1
-                raise RuntimeError(f"{self.id} 故意失败一次")
-            self.handled.append(task.get("n"))
+            loop = asyncio.get_running_loop()
+            call = {"agent": self.id, "n": task.get("n"), "start": loop.time()}
+            record.calls.append(call)
+            try:
+                await asyncio.sleep(task.get("work", 1.0) * self.speed)
+            except asyncio.CancelledError:
+                call["cancelled"] = True
+                raise
+            finally:
+                call["end"] = loop.time()
+            if self.failures:
+                self.failures -= self.failures > 0
+                call["failed"] = True
+                raise RuntimeError(f"{self.id} 故意失败")
             return {"agent": self.id, "n": task.get("n")}
 
     return GradedAgent
 
 
-def scenario(sub: Any, specs: list[tuple], body: Any) -> Any:
-    """Start a coordinator and agents per *specs* (id, capability names, seconds[, fail_first]),
-    run ``await body(coordinator, agents, runs)``, stop everything, return its value."""
-    Agent = _agent_class(sub)
+class Harness:
+    """A running system of the submission's coordinator and the grader's agents."""
 
-    async def main() -> Any:
+    def __init__(self, sub: Any, coordinator: Any, agents: dict, runs: dict, seen: dict) -> None:
+        self.sub, self.coordinator, self.agents, self.runs, self.seen = sub, coordinator, agents, runs, seen
+        self.ids: dict[int, Any] = {}  # task number -> the id assign_task returned
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def submit(self, kind: str, n: int, work: float = 0.5) -> Any:
+        before = self.now()
+        task_id = await self.coordinator.assign_task(
+            {"type": self.sub.AgentCapability(kind), "n": n, "work": work})
+        self.seen.setdefault("submitted", []).append(
+            {"n": n, "kind": kind, "at": before, "took": self.now() - before, "id": jsonable(task_id)})
+        if not isinstance(task_id, str):
+            raise CheckFailed(f"assign_task() 应立刻返回任务 id（字符串），实际返回了 {task_id!r:.80}")
+        self.ids[n] = task_id
+        return task_id
+
+    async def wait_results(self, limit: float = RESULT_LIMIT) -> float:
+        """Wait (virtual time) until every submitted task has a result; return the time."""
+        deadline = self.now() + limit
+        while not all(task_id in self.results() for task_id in self.ids.values()):
+            if self.now() >= deadline:
+                missing = [n for n, task_id in self.ids.items() if task_id not in self.results()]
+                raise CheckFailed(f"{limit:g} 秒后 coordinator.results 里仍然没有任务 {missing} 的结果")
+            await asyncio.sleep(0.05)  # the grader's own wait; the virtual clock makes it free
+        return self.now()
+
+    def results(self) -> dict:
+        results = getattr(self.coordinator, "results", None)
+        return results if isinstance(results, dict) else {}
+
+    def result_numbers(self) -> dict[str, Any]:
+        """Each submitted task's result, by task number (absent when there is none)."""
+        results = self.results()
+        return {str(n): jsonable(results[task_id]) for n, task_id in self.ids.items() if task_id in results}
+
+    def info(self, agent_id: str) -> dict[str, Any]:
+        info = (getattr(self.coordinator, "agents", None) or {}).get(agent_id)
+        if info is None:
+            return {"missing": True}
+        return {"caps": jsonable(getattr(info, "capabilities", None)),
+                "status": jsonable(getattr(info, "status", None)),
+                "completed": jsonable(getattr(info, "tasks_completed", None)),
+                "last_heartbeat": jsonable(getattr(info, "last_heartbeat", None))}
+
+    def stats(self) -> Any:
+        return jsonable(self.coordinator.get_stats())
+
+
+def run_system(sub: Any, params: dict[str, Any], body: Callable[[Harness], Any]) -> dict[str, Any]:
+    """Start the coordinator and the agents of *params*, run ``await body(harness)``, stop
+    everything; return what happened."""
+    record, seen = Recorder(), {}
+    Agent = _agent_class(sub, record)
+
+    async def main() -> None:
         coordinator = sub.Coordinator()
         agents = {}
-        for agent_id, caps, *rest in specs:
-            agents[agent_id] = Agent(agent_id, {sub.AgentCapability(c) for c in caps}, *rest)
-            await agents[agent_id].connect(coordinator)
+        for spec in params["agents"]:
+            agents[spec["id"]] = Agent(spec)
+            await agents[spec["id"]].connect(coordinator)
         runner = asyncio.ensure_future(coordinator.run())
         runs = {agent_id: asyncio.ensure_future(agent.run()) for agent_id, agent in agents.items()}
         await asyncio.sleep(0.01)
         try:
-            return await body(coordinator, agents, runs)
+            await body(Harness(sub, coordinator, agents, runs, seen))
         finally:
             for task in (*runs.values(), runner):
                 task.cancel()
             await asyncio.wait_for(asyncio.gather(*runs.values(), runner, return_exceptions=True), 10)
 
     try:
-        return run_virtual(main(), stall_timeout=2.0)
+        run_virtual(main(), stall_timeout=2.0)
     except VirtualClockStall:
-        raise CheckFailed("程序死锁：所有协程都在等待，却没有任何计时器或消息能唤醒它们") from None
+        seen["deadlock"] = True
     except TimeoutError:
-        raise CheckFailed("取消 coordinator.run() 和 agent.run() 后，它们 10 秒内没有停下来") from None
+        seen["stuck_stopping"] = True
+    return {**seen, "calls": record.calls, "sent": record.sent}
 
 
-async def submit(sub: Any, coordinator: Any, kind: str, n: int) -> str:
-    task_id = await coordinator.assign_task({"type": sub.AgentCapability(kind), "n": n})
-    if not isinstance(task_id, str):
-        raise CheckFailed(f"assign_task() 应立刻返回任务 id（字符串），实际返回了 {task_id!r}")
-    return task_id
+def _observe(body: Callable[[Harness, dict], Any]) -> Callable[[Any, dict], dict]:
+    """An observe function running *body(harness, params)* in the scenario's system."""
+    def observe(sub: Any, params: dict[str, Any]) -> dict[str, Any]:
+        return run_system(sub, params, lambda harness: body(harness, params))
+    return observe
 
 
-async def wait_results(coordinator: Any, ids: list[str], limit: float = RESULT_LIMIT) -> float:
-    """Wait (virtual time) until every id is in ``coordinator.results``; return the time."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not all(task_id in coordinator.results for task_id in ids):
-        if loop.time() >= deadline:
-            missing = [t for t in ids if t not in coordinator.results]
-            raise CheckFailed(f"{limit:g} 秒后 coordinator.results 里仍然没有任务 {missing} 的结果")
-        await asyncio.sleep(0.05)  # the grader's own wait; the virtual clock makes it free
-    return loop.time()
+# ----------------------------------------------------------- the grader side
+
+def _agent_ids(rng: random.Random, caps: list[list[str]]) -> list[dict[str, Any]]:
+    """Agent specs with distinct ids named after their first capability."""
+    agents, taken = [], set()
+    for capabilities in caps:
+        while (name := f"{rng.choice(NAMES[capabilities[0]])}-{rng.randint(1, 99)}") in taken:
+            pass
+        taken.add(name)
+        agents.append({"id": name, "caps": capabilities})
+    return agents
 
 
-def _info(coordinator: Any, agent_id: str) -> Any:
-    info = getattr(coordinator, "agents", {}).get(agent_id)
-    if info is None:
-        raise CheckFailed(f"connect() 之后 coordinator.agents 里没有 {agent_id!r}")
-    return info
+def _numbers(rng: random.Random, k: int) -> list[int]:
+    return rng.sample(range(100, 1000), k)
 
 
-def _status(info: Any) -> str:
-    return str(getattr(info.status, "value", info.status))
+def _work(rng: random.Random, low: float = 0.25, high: float = 1.0) -> float:
+    return rng.randrange(int(low * 4), int(high * 4) + 1) / 4
+
+
+def _ran(obs: dict) -> None:
+    """CheckFailed when the system could not even run or stop."""
+    if obs.get("deadlock"):
+        raise CheckFailed("程序死锁：所有协程都在等待，却没有任何计时器或消息能唤醒它们")
+    if obs.get("stuck_stopping"):
+        raise CheckFailed("取消 coordinator.run() 和 agent.run() 后，它们 10 秒内没有停下来")
+
+
+def _done(obs: dict, numbers: list[int]) -> dict[str, Any]:
+    """The results by task number; CheckFailed unless each is the right agent's answer to it."""
+    _ran(obs)
+    results = obs.get("results", {})
+    wrong = {n: results.get(str(n)) for n in numbers
+             if not isinstance(results.get(str(n)), dict) or results[str(n)].get("n") != n}
+    if wrong:
+        raise CheckFailed(f"coordinator.results 里任务的结果不对或缺失（按任务编号）：{wrong}")
+    return results
+
+
+def _handled(obs: dict, agent: str) -> list[int]:
+    return sorted(c["n"] for c in obs["calls"] if c["agent"] == agent and "failed" not in c
+                  and "cancelled" not in c)
 
 
 # --------------------------------------------------------------- registration
 
-def check_registration_cards(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        for agent_id, caps in (("search-1", {"search"}), ("both-1", {"search", "calculate"})):
-            info = _info(coordinator, agent_id)
-            got = {getattr(c, "value", c) for c in info.capabilities}
-            if got != caps:
-                raise CheckFailed(f"{agent_id} 注册的能力应为 {sorted(caps)}，AgentInfo 里是 {sorted(got)}")
-            if _status(info) != "idle":
-                raise CheckFailed(f"刚注册、没有任务的 {agent_id} 状态应为 idle，实际是 {_status(info)}")
-
-    scenario(sub, [("search-1", ["search"], 1.0), ("both-1", ["search", "calculate"], 1.0)], body)
+def scenario_cards(rng: random.Random) -> dict:
+    caps = [sorted(rng.sample(CAPABILITIES, rng.randint(1, 3))) for _ in range(rng.randint(2, 3))]
+    return {"agents": _agent_ids(rng, caps)}
 
 
-def check_multi_capability(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        ids = [await submit(sub, coordinator, "calculate", 1), await submit(sub, coordinator, "search", 2)]
-        await wait_results(coordinator, ids)
-        return agents["both-1"].handled
-
-    handled = scenario(sub, [("both-1", ["search", "calculate"], 1.0)], body)
-    if sorted(handled) != [1, 2]:
-        raise CheckFailed(f"同时会 search 和 calculate 的 Agent 应两类任务都接，实际只处理了 {handled}")
+async def _cards(h: Harness, params: dict) -> None:
+    h.seen["infos"] = {spec["id"]: h.info(spec["id"]) for spec in params["agents"]}
 
 
-def check_tasks_completed_counter(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        ids = [await submit(sub, coordinator, "search", n) for n in range(3)]
-        await wait_results(coordinator, ids)
-        return getattr(_info(coordinator, "search-1"), "tasks_completed", None)
+def judge_cards(params: dict, obs: dict) -> None:
+    _ran(obs)
+    for spec in params["agents"]:
+        info = obs["infos"][spec["id"]]
+        if info.get("missing"):
+            raise CheckFailed(f"connect() 之后 coordinator.agents 里没有 {spec['id']!r}")
+        got = sorted(map(str, info["caps"] or []))
+        if got != spec["caps"]:
+            raise CheckFailed(f"{spec['id']} 注册的能力应为 {spec['caps']}，AgentInfo 里是 {got}")
+        if info["status"] != "idle":
+            raise CheckFailed(f"刚注册、没有任务的 {spec['id']} 状态应为 idle，实际是 {info['status']}")
 
-    done = scenario(sub, [("search-1", ["search"], 0.5)], body)
-    if done != 3:
-        raise CheckFailed(f"search-1 完成 3 个任务后，AgentInfo.tasks_completed 应为 3，实际是 {done!r}")
+
+def scenario_multi_capability(rng: random.Random) -> dict:
+    caps = sorted(rng.sample(CAPABILITIES, rng.randint(2, 3)))
+    return {"agents": _agent_ids(rng, [caps]),
+            "tasks": [{"kind": kind, "n": n} for kind, n in zip(caps, _numbers(rng, len(caps)))]}
+
+
+async def _submit_all_and_wait(h: Harness, params: dict) -> None:
+    for task in params["tasks"]:
+        await h.submit(task["kind"], task["n"], task.get("work", 0.5))
+    h.seen["finished"] = await h.wait_results()
+    h.seen["results"] = h.result_numbers()
+    h.seen["infos"] = {spec["id"]: h.info(spec["id"]) for spec in params["agents"]}
+    h.seen["stats"] = h.stats()
+
+
+def judge_multi_capability(params: dict, obs: dict) -> None:
+    numbers = [t["n"] for t in params["tasks"]]
+    _done(obs, numbers)
+    (agent,) = params["agents"]
+    if _handled(obs, agent["id"]) != sorted(numbers):
+        raise CheckFailed(f"同时会 {'、'.join(agent['caps'])} 的 {agent['id']} 应每类任务都接，"
+                          f"实际只处理了 {_handled(obs, agent['id'])}")
+
+
+def scenario_completed_counter(rng: random.Random) -> dict:
+    (agent,) = _agent_ids(rng, [["search"]])
+    return {"agents": [agent], "tasks": [{"kind": "search", "n": n, "work": _work(rng, 0.25, 0.5)}
+                                         for n in _numbers(rng, rng.randint(3, 4))]}
+
+
+def judge_completed_counter(params: dict, obs: dict) -> None:
+    _done(obs, [t["n"] for t in params["tasks"]])
+    (agent,) = params["agents"]
+    done, expected = obs["infos"][agent["id"]].get("completed"), len(params["tasks"])
+    if done != expected:
+        raise CheckFailed(f"{agent['id']} 完成 {expected} 个任务后，AgentInfo.tasks_completed 应为 {expected}，"
+                          f"实际是 {done!r}")
 
 
 # ------------------------------------------------------- dispatch + balancing
 
-def check_capability_routing(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        ids = [await submit(sub, coordinator, kind, n)
-               for n, kind in enumerate(["search", "calculate", "search", "calculate", "search"])]
-        await wait_results(coordinator, ids)
-        return {agent_id: sorted(a.handled) for agent_id, a in agents.items()}
-
-    handled = scenario(sub, [("search-1", ["search"], 0.5), ("calc-1", ["calculate"], 0.5)], body)
-    if handled != {"search-1": [0, 2, 4], "calc-1": [1, 3]}:
-        raise CheckFailed(f"search 任务应只交给 search-1，calculate 任务只交给 calc-1；实际分配 {handled}")
+def scenario_routing(rng: random.Random) -> dict:
+    kinds = ["search", *rng.sample(CAPABILITIES[1:], rng.randint(1, 2))]  # search: the common one
+    rng.shuffle(kinds)
+    agents = _agent_ids(rng, [[kind] for kind in kinds])
+    tasks = [{"kind": rng.choice(kinds), "n": n, "work": _work(rng, 0.25, 0.5)}
+             for n in _numbers(rng, rng.randint(4, 6))]
+    return {"agents": agents, "tasks": tasks}
 
 
-def check_load_balancing(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        start = asyncio.get_running_loop().time()
-        ids = [await submit(sub, coordinator, "search", n) for n in range(6)]
-        end = await wait_results(coordinator, ids)
-        return {agent_id: len(a.handled) for agent_id, a in agents.items()}, end - start
-
-    counts, elapsed = scenario(sub, [("search-1", ["search"], 1.0), ("search-2", ["search"], 1.0)], body)
-    if min(counts.values()) < 2 or elapsed > 3.6:
-        raise CheckFailed(f"2 个同样快的 Agent、6 个各需 1 秒的任务，应大致平分、约 3 秒完成；"
-                          f"实际分配 {counts}，用时 {elapsed:.1f} 秒")
-
-
-def check_assign_returns_at_once(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        loop = asyncio.get_running_loop()
-        before = loop.time()
-        ids = [await submit(sub, coordinator, "search", n) for n in range(3)]
-        returned = loop.time() - before
-        await wait_results(coordinator, ids)
-        return ids, returned, {t: coordinator.results[t] for t in ids}
-
-    ids, returned, results = scenario(sub, [("search-1", ["search"], 1.0)], body)
-    if returned > 0.0:
-        raise CheckFailed(f"assign_task() 应立刻返回任务 id，不等任务做完；3 次调用用了 {returned:g} 秒")
-    if len(set(ids)) != 3:
-        raise CheckFailed(f"每个任务应有不同的 id，实际是 {ids}")
-    wrong = {t: results[t] for n, t in enumerate(ids)
-             if not isinstance(results[t], dict) or results[t].get("n") != n}
+def judge_routing(params: dict, obs: dict) -> None:
+    _done(obs, [t["n"] for t in params["tasks"]])
+    kind_of = {t["n"]: t["kind"] for t in params["tasks"]}
+    caps = {a["id"]: a["caps"] for a in params["agents"]}
+    wrong = [f"{c['n']}（{kind_of.get(c['n'])}）→ {c['agent']}" for c in obs["calls"]
+             if kind_of.get(c["n"]) not in caps.get(c["agent"], [])]
     if wrong:
-        raise CheckFailed(f"coordinator.results 里的结果和任务对不上：{wrong}")
+        raise CheckFailed(f"任务只能交给有相应能力的 Agent（{caps}）；实际分配错了：{'、'.join(wrong)}")
+
+
+def scenario_idle_before_busy(rng: random.Random) -> dict:
+    agents = _agent_ids(rng, [["search"]] * rng.randint(2, 3))
+    for agent in agents:
+        agent["speed"] = rng.choice((0.75, 1.0))
+    # One long task and short ones at once; then, while the long one still
+    # runs, more short tasks: each must go to an idle agent, not queue behind it.
+    numbers = _numbers(rng, len(agents) + 2)
+    tasks = [{"kind": "search", "n": numbers[0], "work": 2.0, "at": 0.0}]
+    tasks += [{"kind": "search", "n": n, "work": _work(rng, 0.25, 0.5), "at": 0.0}
+              for n in numbers[1:len(agents)]]
+    at = 0.75
+    for n in numbers[len(agents):]:
+        tasks.append({"kind": "search", "n": n, "work": _work(rng, 0.25, 0.5), "at": at})
+        at += rng.choice((0.25, 0.5))
+    return {"agents": agents, "tasks": tasks}
+
+
+async def _staggered(h: Harness, params: dict) -> None:
+    start = h.now()
+    for task in params["tasks"]:
+        await asyncio.sleep(max(0.0, start + task["at"] - h.now()))
+        await h.submit(task["kind"], task["n"], task["work"])
+    await h.wait_results()
+    h.seen["results"] = h.result_numbers()
+
+
+def judge_idle_before_busy(params: dict, obs: dict) -> None:
+    _done(obs, [t["n"] for t in params["tasks"]])
+    calls = [c for c in obs["calls"] if "end" in c]
+    for submitted in obs["submitted"]:
+        at = submitted["at"]
+        busy = {c["agent"] for c in calls if c["start"] <= at < c["end"] and c["n"] != submitted["n"]}
+        idle = [a["id"] for a in params["agents"] if a["id"] not in busy]
+        mine = next((c for c in calls if c["n"] == submitted["n"]), None)
+        if not idle or mine is None:
+            continue
+        late = mine["start"] - at > 0.25
+        if late or mine["agent"] in busy:
+            raise CheckFailed(
+                f"任务 {submitted['n']} 在 t={at:g} 提交时 {'、'.join(idle)} 空闲，却交给了"
+                f"{'正在忙的 ' if mine['agent'] in busy else ''}{mine['agent']}，t={mine['start']:g} 才开始："
+                "有空闲的 Agent 时应先交给空闲的，而不是排在忙碌的 Agent 后面")
+
+
+def scenario_assign_at_once(rng: random.Random) -> dict:
+    (agent,) = _agent_ids(rng, [["search"]])
+    return {"agents": [agent], "tasks": [{"kind": "search", "n": n, "work": 0.5}
+                                         for n in _numbers(rng, rng.randint(3, 4))]}
+
+
+def judge_assign_at_once(params: dict, obs: dict) -> None:
+    _ran(obs)
+    submitted = obs["submitted"]
+    took = sum(s["took"] for s in submitted)
+    if took > 0.0:
+        raise CheckFailed(f"assign_task() 应立刻返回任务 id，不等任务做完；{len(submitted)} 次调用用了 {took:g} 秒")
+    ids = [s["id"] for s in submitted]
+    if len(set(map(str, ids))) != len(ids):
+        raise CheckFailed(f"每个任务应有不同的 id，实际是 {ids}")
+    _done(obs, [t["n"] for t in params["tasks"]])
 
 
 # ------------------------------------------------------------------ messaging
 
-def check_results_are_messages(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        ids = [await submit(sub, coordinator, "search", 7)]
-        await wait_results(coordinator, ids)
-        return agents["search-1"].sent
-
-    sent = scenario(sub, [("search-1", ["search"], 0.5)], body)
-    results = [m for _, m in sent if getattr(m, "type", None) == sub.MessageType.TASK_RESULT]
-    if not results:
-        kinds = sorted({str(getattr(m, "type", m)) for _, m in sent})
-        raise CheckFailed(f"Agent 应通过 send_message(Message(type=TASK_RESULT, …)) 把结果发回，"
-                          f"实际只发送了 {kinds or '（没有消息）'}")
-    if any(getattr(m, "sender", None) != "search-1" for m in results):
-        raise CheckFailed("TASK_RESULT 消息的 sender 应是发送它的 Agent 的 id")
+def scenario_result_messages(rng: random.Random) -> dict:
+    (agent,) = _agent_ids(rng, [["search"]])
+    return {"agents": [agent], "tasks": [{"kind": "search", "n": n, "work": _work(rng, 0.25, 0.75)}
+                                         for n in _numbers(rng, rng.randint(1, 2))]}
 
 
-def check_heartbeat_messages(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        await asyncio.sleep(6.0)
-        return agents["search-1"].sent
+def judge_result_messages(params: dict, obs: dict) -> None:
+    _ran(obs)
+    (agent,) = params["agents"]
+    results = [m for m in obs["sent"] if m["type"] == "task_result"]
+    if len(results) < len(params["tasks"]):
+        kinds = sorted({m["type"] for m in obs["sent"]})
+        raise CheckFailed(f"Agent 应通过 send_message(Message(type=TASK_RESULT, …)) 把每个结果发回，"
+                          f"{len(params['tasks'])} 个任务只发了 {len(results)} 条 TASK_RESULT"
+                          f"（发送过的消息类型：{kinds or '没有'}）")
+    if any(m["sender"] != agent["id"] for m in results):
+        raise CheckFailed(f"TASK_RESULT 消息的 sender 应是发送它的 Agent 的 id（{agent['id']}）")
 
-    sent = scenario(sub, [("search-1", ["search"], 0.5)], body)
-    beats = [t for t, m in sent if getattr(m, "type", None) == sub.MessageType.HEARTBEAT]
-    gaps = [b - a for a, b in zip(beats, beats[1:])]
-    if len(beats) < 4 or max(gaps, default=99) > 1.5:
+
+def scenario_heartbeat_idle(rng: random.Random) -> dict:
+    return {"agents": _agent_ids(rng, [["search"]]), "watch": rng.choice((5.0, 6.0, 7.0))}
+
+
+async def _idle_for(h: Harness, params: dict) -> None:
+    await asyncio.sleep(params["watch"])
+
+
+def _beats(obs: dict, agent: str, start: float, end: float) -> list[float]:
+    return [m["t"] for m in obs["sent"] if m["type"] == "heartbeat" and m["agent"] == agent
+            and start <= m["t"] <= end]
+
+
+def _largest_gap(times: list[float], start: float, end: float) -> float:
+    points = [start, *times, end]
+    return max(b - a for a, b in zip(points, points[1:]))
+
+
+def judge_heartbeat_idle(params: dict, obs: dict) -> None:
+    _ran(obs)
+    (agent,) = params["agents"]
+    watch = params["watch"]
+    beats = _beats(obs, agent["id"], 0.0, watch)
+    if _largest_gap(beats, 1.5, watch) > 1.5:
         raise CheckFailed(f"空闲的 Agent 也应通过 send_message 定期（至少每 1.5 秒）发送 HEARTBEAT 消息；"
-                          f"6 秒内只发了 {len(beats)} 次")
+                          f"{watch:g} 秒内只在 {[round(b, 2) for b in beats]} 秒发了")
+
+
+def scenario_heartbeat_busy(rng: random.Random) -> dict:
+    (agent,) = _agent_ids(rng, [["search"]])
+    return {"agents": [agent], "tasks": [{"kind": "search", "n": _numbers(rng, 1)[0],
+                                          "work": rng.choice((4.5, 5.0, 6.0))}]}
+
+
+def judge_heartbeat_busy(params: dict, obs: dict) -> None:
+    _ran(obs)
+    (agent,) = params["agents"]
+    first = next((c for c in obs["calls"] if c["agent"] == agent["id"]), None)
+    if first is None or "end" not in first:
+        raise CheckFailed(f"{agent['id']} 没有处理任务 {params['tasks'][0]['n']}")
+    beats = _beats(obs, agent["id"], first["start"], first["end"])
+    if _largest_gap(beats, first["start"], first["end"]) > 1.5:
+        raise CheckFailed(f"Agent 处理一个要 {first['end'] - first['start']:g} 秒的任务时也要照常发心跳"
+                          f"（至少每 1.5 秒）；实际在 t={first['start']:g}…{first['end']:g} 之间只在 "
+                          f"{[round(b, 2) for b in beats]} 秒发了：超过 {HEARTBEAT_TIMEOUT:g} 秒没有心跳，"
+                          "长任务会被当成掉线、一遍遍重做")
 
 
 # ------------------------------------------------------------ fault tolerance
 
-def check_crash_failover(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        ids = [await submit(sub, coordinator, "search", 1)]
-        await asyncio.sleep(0.5)
-        victim = next((a for a in agents.values() if a.id in ("search-1", "search-2")
-                       and _status(_info(coordinator, a.id)) == "busy"), agents["search-1"])
-        runs[victim.id].cancel()  # the crash: its run() dies mid-task
-        await wait_results(coordinator, ids, limit=15.0)
-        survivor = "search-2" if victim.id == "search-1" else "search-1"
-        return victim.id, agents[survivor].handled, agents[victim.id].handled
+def scenario_failover(rng: random.Random) -> dict:
+    return {"agents": _agent_ids(rng, [["search"], ["search"]]), "crash_at": rng.choice((0.25, 0.5, 1.0)),
+            "tasks": [{"kind": "search", "n": _numbers(rng, 1)[0], "work": 2.0}]}
 
-    victim, survivor_did, victim_did = scenario(
-        sub, [("search-1", ["search"], 2.0), ("search-2", ["search"], 2.0)], body)
-    if survivor_did != [1] or victim_did:
+
+async def _crash_the_busy_one(h: Harness, params: dict) -> None:
+    await h.submit("search", params["tasks"][0]["n"], params["tasks"][0]["work"])
+    await asyncio.sleep(params["crash_at"])
+    busy = [a["id"] for a in params["agents"] if h.info(a["id"]).get("status") == "busy"]
+    victim = (busy or [params["agents"][0]["id"]])[0]
+    h.seen["victim"] = victim
+    h.runs[victim].cancel()  # the crash: its run() dies mid-task
+    await h.wait_results(limit=15.0)
+    h.seen["results"] = h.result_numbers()
+
+
+def judge_failover(params: dict, obs: dict) -> None:
+    n = params["tasks"][0]["n"]
+    _done(obs, [n])
+    victim = obs["victim"]
+    survivor = next(a["id"] for a in params["agents"] if a["id"] != victim)
+    if _handled(obs, survivor) != [n] or _handled(obs, victim):
         raise CheckFailed(f"{victim} 做到一半崩溃后，任务应交给另一个 Agent 完成；"
-                          f"实际另一个 Agent 处理了 {survivor_did}")
+                          f"实际 {survivor} 完成了 {_handled(obs, survivor)}")
 
 
-def check_crashed_agent_goes_offline(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        runs["search-1"].cancel()
-        await asyncio.sleep(6.0)
-        return _status(_info(coordinator, "search-1")), _status(_info(coordinator, "search-2"))
+def scenario_offline(rng: random.Random) -> dict:
+    return {"agents": _agent_ids(rng, [["search"], ["search"]]), "watch": rng.choice((5.0, 6.0, 8.0))}
 
-    crashed, alive = scenario(sub, [("search-1", ["search"], 1.0), ("search-2", ["search"], 1.0)], body)
+
+async def _crash_one(h: Harness, params: dict) -> None:
+    h.runs[params["agents"][0]["id"]].cancel()
+    await asyncio.sleep(params["watch"])
+    h.seen["infos"] = {spec["id"]: h.info(spec["id"]) for spec in params["agents"]}
+
+
+def judge_offline(params: dict, obs: dict) -> None:
+    _ran(obs)
+    crashed, alive = (obs["infos"][a["id"]].get("status") for a in params["agents"])
+    first, second = (a["id"] for a in params["agents"])
     if crashed != "offline" or alive == "offline":
-        raise CheckFailed(f"search-1 停止发心跳 6 秒后应被标为 offline（另一个仍在线）；"
-                          f"实际 search-1 是 {crashed}，search-2 是 {alive}")
+        raise CheckFailed(f"{first} 停止发心跳 {params['watch']:g} 秒后应被标为 offline（另一个仍在线）；"
+                          f"实际 {first} 是 {crashed}，{second} 是 {alive}")
 
 
-def check_failed_task_retried(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        ids = [await submit(sub, coordinator, "search", 5)]
-        await wait_results(coordinator, ids)
-        return coordinator.results[ids[0]]
+def scenario_retry(rng: random.Random) -> dict:
+    agents = _agent_ids(rng, [["search"], ["search"]])
+    for agent in agents:
+        agent["fail"] = 1
+    return {"agents": agents, "tasks": [{"kind": "search", "n": _numbers(rng, 1)[0], "work": 0.5}]}
 
-    result = scenario(sub, [("search-1", ["search"], 0.5, 1), ("search-2", ["search"], 0.5, 1)], body)
-    if not isinstance(result, dict) or result.get("n") != 5:
-        raise CheckFailed(f"处理时抛出异常的任务应交给 Agent 重试并最终完成，实际结果是 {result!r}")
+
+def judge_retry(params: dict, obs: dict) -> None:
+    n = params["tasks"][0]["n"]
+    try:
+        _done(obs, [n])
+    except CheckFailed as exc:
+        raise CheckFailed(f"处理时抛出异常的任务应交给 Agent 重试并最终完成；{exc}") from None
+
+
+def scenario_retry_limit(rng: random.Random) -> dict:
+    agents = _agent_ids(rng, [["search"]] * rng.randint(1, 2))
+    for agent in agents:
+        agent["fail"] = -1
+    return {"agents": agents, "tasks": [{"kind": "search", "n": _numbers(rng, 1)[0], "work": 0.25}],
+            "watch": 20.0}
+
+
+async def _submit_and_watch(h: Harness, params: dict) -> None:
+    await h.submit("search", params["tasks"][0]["n"], params["tasks"][0]["work"])
+    await asyncio.sleep(params["watch"])
+    h.seen["results"] = h.result_numbers()
+
+
+def judge_retry_limit(params: dict, obs: dict) -> None:
+    _ran(obs)
+    n = params["tasks"][0]["n"]
+    attempts = len([c for c in obs["calls"] if c["n"] == n])
+    if attempts != 3:
+        raise CheckFailed(f"一直失败的任务最多尝试 3 次，然后算作失败；{params['watch']:g} 秒里实际尝试了 {attempts} 次")
+    if str(n) in obs["results"]:
+        raise CheckFailed(f"失败了 3 次的任务不应出现在 coordinator.results 里，实际是 {obs['results'][str(n)]!r:.80}")
+
+
+def scenario_late_answer(rng: random.Random) -> dict:
+    slow, fast = _agent_ids(rng, [["search"], ["calculate", "search"]])
+    # The slow one takes the task, goes silent (alive, unheard) past the timeout,
+    # finishes at t=5 and its answer arrives when the silence ends.
+    slow.update(speed=5.0, silent=[0.5, rng.choice((7.0, 7.5))])
+    warmup, task = _numbers(rng, 2)
+    return {"agents": [slow, fast], "tasks": [
+        {"kind": "calculate", "n": warmup, "work": 2.0},  # only the fast one can: it is busy first
+        {"kind": "search", "n": task, "work": 1.0},  # so the slow one takes this one
+    ], "watch": 12.0}
+
+
+async def _late(h: Harness, params: dict) -> None:
+    warmup, task = params["tasks"]
+    start = h.now()
+    await h.submit(warmup["kind"], warmup["n"], warmup["work"])
+    await asyncio.sleep(0.05)
+    await h.submit(task["kind"], task["n"], task["work"])
+    silent_until = params["agents"][0]["silent"][1]
+    await asyncio.sleep(max(0.0, start + silent_until - 0.1 - h.now()))  # just before the late answer
+    h.seen["before"] = _counted(h, params)
+    await asyncio.sleep(params["watch"] - silent_until)
+    h.seen["after"] = _counted(h, params)
+    h.seen["results"] = h.result_numbers()
+
+
+def _counted(h: Harness, params: dict) -> dict[str, Any]:
+    stats = h.stats()
+    return {"t": h.now(), "results": h.result_numbers(),
+            "completed": stats.get("completed") if isinstance(stats, dict) else None,
+            "cards": sum(h.info(spec["id"]).get("completed") or 0 for spec in params["agents"])}
+
+
+def judge_late_answer(params: dict, obs: dict) -> None:
+    numbers = [t["n"] for t in params["tasks"]]
+    _done(obs, numbers)
+    slow = params["agents"][0]["id"]
+    before, after = obs["before"], obs["after"]
+    if len(before["results"]) != len(numbers):
+        raise CheckFailed(f"{slow} 沉默超过 {HEARTBEAT_TIMEOUT:g} 秒后，它的任务应转给别的 Agent 完成；"
+                          f"到 t={before['t']:g} 还只有 {len(before['results'])} 个任务完成")
+    changed = [what for what, key in (("coordinator.results", "results"), ("get_stats()['completed']", "completed"),
+                                      ("各 Agent 的 tasks_completed", "cards")) if before[key] != after[key]]
+    if changed:
+        raise CheckFailed(f"{slow} 的结果在任务已经由别人完成之后才到（迟到的结果），不应再算一次；"
+                          f"它却改变了 {'、'.join(changed)}")
 
 
 # ----------------------------------------------------------------- monitoring
 
-def check_stats(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        ids = [await submit(sub, coordinator, kind, n)
-               for n, kind in enumerate(["search", "search", "calculate", "search"])]
-        await wait_results(coordinator, ids)
-        return coordinator.get_stats(), {a.id: len(a.handled) for a in agents.values()}
+def scenario_stats(rng: random.Random) -> dict:
+    search, calc = _agent_ids(rng, [["search"], ["calculate"]])
+    tasks = [{"kind": rng.choice(("search", "calculate")), "n": n, "work": _work(rng, 0.25, 0.5)}
+             for n in _numbers(rng, rng.randint(3, 5))]
+    return {"agents": [search, calc], "tasks": tasks}
 
-    stats, handled = scenario(sub, [("search-1", ["search"], 0.5), ("calc-1", ["calculate"], 0.5)], body)
-    if not isinstance(stats, dict) or stats.get("completed") != 4:
-        raise CheckFailed(f"4 个任务完成后，get_stats()['completed'] 应为 4，实际 {stats.get('completed') if isinstance(stats, dict) else stats!r}")
-    per_agent = {a: (stats.get("agents") or {}).get(a, {}).get("completed") for a in handled}
+
+def judge_stats(params: dict, obs: dict) -> None:
+    _done(obs, [t["n"] for t in params["tasks"]])
+    stats = obs["stats"] if isinstance(obs.get("stats"), dict) else {}
+    total = len(params["tasks"])
+    if stats.get("completed") != total:
+        raise CheckFailed(f"{total} 个任务完成后，get_stats()['completed'] 应为 {total}，实际 {stats.get('completed')!r}")
+    handled = {a["id"]: len(_handled(obs, a["id"])) for a in params["agents"]}
+    agents = stats.get("agents") if isinstance(stats.get("agents"), dict) else {}
+    per_agent = {a: (agents.get(a) or {}).get("completed") if isinstance(agents.get(a), dict) else None
+                 for a in handled}
     if per_agent != handled:
         raise CheckFailed(f"get_stats()['agents'] 里每个 Agent 的 completed 应为 {handled}，实际 {per_agent}")
 
 
-def check_live_status(sub: Any) -> None:
-    async def body(coordinator, agents, runs):
-        await submit(sub, coordinator, "search", 1)
-        await asyncio.sleep(1.0)
-        busy = _status(_info(coordinator, "search-1"))
-        first = _info(coordinator, "search-1").last_heartbeat
-        await asyncio.sleep(3.0)
-        return busy, first, _info(coordinator, "search-1").last_heartbeat
+def scenario_stats_mid_run(rng: random.Random) -> dict:
+    agents = _agent_ids(rng, [["search"], ["search"]])
+    agents[0]["fail"] = 1  # one failed attempt, retried
+    tasks = [{"kind": "search", "n": n, "work": _work(rng, 0.25, 0.75)} for n in _numbers(rng, 4)]
+    # Right after handing out, and just after the first attempts end (one of them failed).
+    return {"agents": agents, "tasks": tasks,
+            "peeks": [0.0, min(tasks[0]["work"], tasks[1]["work"]) + 0.05]}
 
-    busy, first, later = scenario(sub, [("search-1", ["search"], 2.0)], body)
-    if busy != "busy":
-        raise CheckFailed(f"正在处理任务的 Agent 状态应为 busy，实际是 {busy}")
-    if not later > first:
-        raise CheckFailed(f"AgentInfo.last_heartbeat 应随心跳更新，3 秒内从 {first} 变成了 {later}")
+
+async def _peek_while_running(h: Harness, params: dict) -> None:
+    start = h.now()
+    for task in params["tasks"]:
+        await h.submit(task["kind"], task["n"], task["work"])
+    peeks = []
+    for at in params["peeks"]:
+        await asyncio.sleep(max(0.0, start + at - h.now()))
+        peeks.append({"t": h.now(), "stats": h.stats(), "results": len(h.result_numbers())})
+    await h.wait_results()
+    peeks.append({"t": h.now(), "stats": h.stats(), "results": len(h.result_numbers())})
+    h.seen["peeks"] = peeks
+    h.seen["results"] = h.result_numbers()
+
+
+def judge_stats_mid_run(params: dict, obs: dict) -> None:
+    _done(obs, [t["n"] for t in params["tasks"]])
+    for peek in obs["peeks"]:
+        stats = peek["stats"] if isinstance(peek["stats"], dict) else {}
+        if stats.get("completed") != peek["results"]:
+            raise CheckFailed(f"get_stats() 应随时正确：t={peek['t']:g} 时 coordinator.results 里有 {peek['results']} 个"
+                              f"结果，get_stats()['completed'] 却是 {stats.get('completed')!r}"
+                              "（失败的尝试和刚交出去的任务都不算完成）")
+
+
+def scenario_live_status(rng: random.Random) -> dict:
+    (agent,) = _agent_ids(rng, [["search"]])
+    work = rng.choice((1.0, 1.25, 1.5))
+    # "after": idle long enough after the task for a fresh heartbeat.
+    return {"agents": [agent], "tasks": [{"kind": "search", "n": _numbers(rng, 1)[0], "work": work}],
+            "busy_at": work / 2, "after": 1.5}
+
+
+async def _status_over_time(h: Harness, params: dict) -> None:
+    (agent,) = params["agents"]
+    task = params["tasks"][0]
+    await h.submit(task["kind"], task["n"], task["work"])
+    await asyncio.sleep(params["busy_at"])
+    h.seen["during"] = h.info(agent["id"])
+    await h.wait_results()
+    await asyncio.sleep(params["after"])
+    h.seen["after"] = h.info(agent["id"])
+    h.seen["results"] = h.result_numbers()
+
+
+def judge_live_status(params: dict, obs: dict) -> None:
+    _ran(obs)
+    during, after = obs["during"], obs["after"]
+    if during.get("status") != "busy":
+        raise CheckFailed(f"正在处理任务的 Agent 状态应为 busy，实际是 {during.get('status')}")
+    first, later = during.get("last_heartbeat"), after.get("last_heartbeat")
+    if not (isinstance(first, (int, float)) and isinstance(later, (int, float)) and later > first):
+        raise CheckFailed(f"AgentInfo.last_heartbeat 应随心跳更新，实际从 {first!r} 变成了 {later!r}")
+
+
+def scenario_back_to_idle(rng: random.Random) -> dict:
+    params = scenario_live_status(rng)
+    params["after"] = rng.choice((0.25, 0.5, 1.0))
+    return params
+
+
+def judge_back_to_idle(params: dict, obs: dict) -> None:
+    _done(obs, [params["tasks"][0]["n"]])
+    status = obs["after"].get("status")
+    if status != "idle":
+        raise CheckFailed(f"任务完成 {params['after']:g} 秒后，Agent 的状态应回到 idle，实际还是 {status}")
+
+
+def _check(key: str, name: str, points: int, body: Callable[[Harness, dict], Any]) -> Check:
+    functions = globals()
+    return Check(key, name, points, functions[f"scenario_{key}"], _observe(body), functions[f"judge_{key}"])
 
 
 CRITERIA = (
     Criterion("registration", "注册与能力管理", (
-        Check("cards", "connect() 后 AgentInfo 记下能力，状态为 idle", 7, check_registration_cards),
-        Check("multi_capability", "一个 Agent 可以有多种能力", 7, check_multi_capability),
-        Check("completed_counter", "AgentInfo.tasks_completed 计数正确", 6, check_tasks_completed_counter),
+        _check("cards", "connect() 后 AgentInfo 记下能力，状态为 idle", 7, _cards),
+        _check("multi_capability", "一个 Agent 可以有多种能力", 7, _submit_all_and_wait),
+        _check("completed_counter", "AgentInfo.tasks_completed 计数正确", 6, _submit_all_and_wait),
     )),
     Criterion("dispatch_balancing", "任务分发和负载均衡", (
-        Check("routing", "任务只交给有相应能力的 Agent", 9, check_capability_routing),
-        Check("balancing", "多个 Agent 分担任务、并行处理", 8, check_load_balancing),
-        Check("assign_at_once", "assign_task 立刻返回 id，结果按 id 存进 results", 8, check_assign_returns_at_once),
+        _check("routing", "任务只交给有相应能力的 Agent", 9, _submit_all_and_wait),
+        _check("idle_before_busy", "有空闲的 Agent 时先交给空闲的（快慢不同、任务长短不同）", 8, _staggered),
+        _check("assign_at_once", "assign_task 立刻返回 id，结果按 id 存进 results", 8, _submit_all_and_wait),
     )),
     Criterion("messaging", "消息传递", (
-        Check("result_messages", "结果作为 TASK_RESULT 消息发回", 10, check_results_are_messages),
-        Check("heartbeat_messages", "定期发送 HEARTBEAT 消息", 10, check_heartbeat_messages),
+        _check("result_messages", "结果作为 TASK_RESULT 消息发回", 7, _submit_all_and_wait),
+        _check("heartbeat_idle", "空闲时定期发送 HEARTBEAT 消息", 6, _idle_for),
+        _check("heartbeat_busy", "忙着处理长任务时也照常发送心跳", 7, _submit_all_and_wait),
     )),
     Criterion("fault_tolerance", "容错和故障恢复", (
-        Check("failover", "Agent 做到一半崩溃，任务由别的 Agent 完成", 10, check_crash_failover),
-        Check("offline", "停止心跳的 Agent 被标为 offline", 5, check_crashed_agent_goes_offline),
-        Check("retry", "处理出错的任务被重试并完成", 5, check_failed_task_retried),
+        _check("failover", "Agent 做到一半崩溃，任务由别的 Agent 完成", 6, _crash_the_busy_one),
+        _check("offline", "停止心跳的 Agent 被标为 offline", 4, _crash_one),
+        _check("retry", "处理出错的任务被重试并完成", 4, _submit_all_and_wait),
+        _check("retry_limit", "最多尝试 3 次，之后算作失败", 3, _submit_and_watch),
+        _check("late_answer", "沉默后迟到的结果不会让任务完成两次", 3, _late),
     )),
     Criterion("monitoring", "系统监控和统计", (
-        Check("stats", "get_stats() 给出总数和每个 Agent 的完成数", 8, check_stats),
-        Check("live_status", "运行中能看到 busy 状态和更新的心跳时间", 7, check_live_status),
+        _check("stats", "get_stats() 给出总数和每个 Agent 的完成数", 4, _submit_all_and_wait),
+        _check("stats_mid_run", "运行途中、有失败时 get_stats() 也正确", 4, _peek_while_running),
+        _check("live_status", "运行中能看到 busy 状态和更新的心跳时间", 4, _status_over_time),
+        _check("back_to_idle", "任务做完后状态回到 idle", 3, _status_over_time),
     )),
 )

@@ -1,61 +1,144 @@
-"""Grade one submission, or a folder of them, against the chapter's rubric."""
+"""Grade one submission, or a folder of them, against the chapter's rubric.
+
+The verdict is computed here, where a submission cannot reach it.  For each
+check the grader draws the scenario's parameters (task ids, durations,
+priorities) from a seed, has a child process run the submission on them and
+report raw observations (sandbox.py), and judges those observations against
+expectations the child never sees.  The seed is derived from the
+submission's content and an instructor's secret salt, so the same file
+always gets the same score, yet no file can know its scenarios in advance.
+"""
 
 from __future__ import annotations
 
+import ast
 import csv
+import hashlib
+import os
+import random
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional, TextIO
 
-from .rubric import CheckResult, CriterionResult, Report
-from .sandbox import Limits, run_check
+from .rubric import Check, CheckFailed, CheckResult, CriterionResult, Report
+from .sandbox import Limits, Run, run_check
 from .submissions import IMPORT_ONLY, criteria_for, detect_challenge, resolve_submission
 
-__all__ = ["grade_file", "grade_batch"]
+__all__ = ["DEFAULT_SALT", "SALT_VARIABLE", "grade_batch", "grade_file", "grading_seed"]
+
+SALT_VARIABLE = "COURSE_GRADER_SALT"
+DEFAULT_SALT = "course_lib self-check"  # learners' self-checks; instructors set their own
+LIBRARY_PARTS = {"scheduler": "course_lib.scheduler", "agents": "course_lib.agents"}
+
+
+def grading_seed(source: Path, salt: Optional[str] = None) -> str:
+    """The seed of every scenario for *source*: its content hashed with the salt."""
+    salt = salt if salt is not None else os.environ.get(SALT_VARIABLE) or DEFAULT_SALT
+    return hashlib.sha256(salt.encode() + b"\0" + source.read_bytes()).hexdigest()
 
 
 def grade_file(path: Path | str, challenge: Optional[int] = None, *, limits: Limits = Limits(),
-               jobs: int = 2) -> Report:
-    """Run every check of the rubric on one submission (each in its own subprocess)."""
+               jobs: int = 2, salt: Optional[str] = None) -> Report:
+    """Run every check of the rubric on one submission (each in its own subprocess).
+
+    *salt* (default: the COURSE_GRADER_SALT environment variable, else a
+    fixed self-check salt) keys the scenarios; keep the instructor's secret.
+    """
     source = resolve_submission(Path(path), challenge)
     challenge = challenge or detect_challenge(source)
-    criteria = criteria_for(challenge)
-    keys = [(c, check) for c in criteria for check in c.checks]
+    seed = grading_seed(source, salt)
+    checks = [(f"{c.key}.{check.key}", check) for c in criteria_for(challenge) for check in c.checks]
+    notes = library_imports(source)
     # Load it once first: a file that hangs, exits or fails at import loses
     # every check for that one reason, without paying the time limit per check.
-    loaded, reason = run_check(source, challenge, IMPORT_ONLY, limits)
-    if not loaded:
-        outcomes = [(False, reason)] * len(keys)
+    loaded = run_check(source, challenge, IMPORT_ONLY, {}, limits)
+    notes += loaded.report.notes
+    if loaded.failure or not loaded.report.ok:
+        reason = loaded.failure or loaded.report.reason
+        outcomes = [(False, reason, [])] * len(checks)
     else:
+        def one(item: tuple[str, Check]) -> tuple[bool, str, list[str]]:
+            key, check = item
+            params = check.scenario(random.Random(f"{seed}:{key}"))
+            run = run_check(source, challenge, key, params, limits)
+            return (*judge(check, params, run), run.report.notes)
+
         with ThreadPoolExecutor(max(1, jobs)) as pool:
-            outcomes = list(pool.map(
-                lambda item: run_check(source, challenge, f"{item[0].key}.{item[1].key}", limits), keys))
+            outcomes = list(pool.map(one, checks))
     report = Report(challenge, Path(path).name)
     results = iter(outcomes)
-    for criterion in criteria:
+    for criterion in criteria_for(challenge):
         row = CriterionResult(criterion.key, criterion.name)
         for check in criterion.checks:
-            passed, reason = next(results)
+            passed, reason, check_notes = next(results)
+            notes += check_notes
             row.checks.append(CheckResult(check.name, passed, check.points if passed else 0,
                                           check.points, reason))
         report.criteria.append(row)
+    report.notes = list(dict.fromkeys(notes))
     return report
 
 
+def judge(check: Check, params: dict, run: Run) -> tuple[bool, str]:
+    """``(passed, reason)`` for one check's run; the judging happens here, not in the child."""
+    if run.failure:
+        return False, run.failure
+    if not run.report.ok:
+        return False, run.report.reason
+    try:
+        check.judge(params, run.report.observations)
+    except CheckFailed as failure:
+        return False, str(failure)
+    except Exception as exc:  # noqa: BLE001 - observations come from an untrusted process
+        return False, (f"检查进程报告的观测数据不完整或格式不对（{type(exc).__name__}）："
+                       "可能是你的代码改动了评分用的代码")
+    return True, ""
+
+
+def library_imports(source: Path) -> list[str]:
+    """Notes for a submission that imports the finished library instead of solving the exercise."""
+    from ..scheduler import __all__ as scheduler_names
+
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8", errors="replace"))
+    except (SyntaxError, ValueError):
+        return []
+    found = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            if node.module == "course_lib" and {a.name for a in node.names} & set(scheduler_names):
+                found.add("scheduler")  # from course_lib import SmartScheduler
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value]  # importlib.import_module("course_lib.agents"), say
+        found |= {part for part, module in LIBRARY_PARTS.items()
+                  if any(name == module or name.startswith(module + ".") for name in names)}
+    return [f"这份作业导入了课程自带的完整实现 {LIBRARY_PARTS[part]}：请确认代码是自己写的"
+            for part in sorted(found)]
+
+
 def grade_batch(folder: Path | str, out: Path | str, challenge: Optional[int] = None, *,
-                jobs: int = 2, limits: Limits = Limits(), progress: TextIO = sys.stderr) -> list[Report]:
+                jobs: int = 2, limits: Limits = Limits(), salt: Optional[str] = None,
+                progress: TextIO = sys.stderr) -> list[Report]:
     """Grade every submission in *folder* (a .py file or a folder per learner).
 
     Names starting with ``_`` or ``.`` are skipped (shared helper modules).
+    Nothing one submission does stops the batch: a file that cannot be graded
+    gets a row and feedback saying why.  Two entries with one name
+    (``alice.py`` and ``alice/``) get distinct names, and their reports say so.
 
     Writes ``gradebook.csv`` (one row per learner, one column per criterion,
-    and the total) and ``feedback/<learner>.txt`` into *out*.
+    the total and notes) and ``feedback/<learner>.txt`` into *out*.
     """
     folder, out = Path(folder), Path(out)
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith(("_", "."))
                      and ((p.is_file() and p.suffix == ".py") or p.is_dir()))
+    names = learner_names(entries)
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     done = 0
@@ -63,9 +146,11 @@ def grade_batch(folder: Path | str, out: Path | str, challenge: Optional[int] = 
     def one(entry: Path) -> Report:
         nonlocal done
         try:
-            report = grade_file(entry, challenge, limits=limits, jobs=1)
-        except (ValueError, FileNotFoundError) as exc:
-            report = Report(challenge or 0, entry.name, error=str(exc))
+            report = grade_file(entry, challenge, limits=limits, jobs=1, salt=salt)
+        except Exception as exc:  # noqa: BLE001 - one learner's file must not stop the batch
+            report = Report(challenge or 0, entry.name, error=f"{type(exc).__name__}: {exc}")
+        if names[entry] != entry.stem:
+            report.notes.insert(0, f"和另一份作业同名（{entry.stem}），这一份记作 {names[entry]}")
         done += 1
         _progress(progress, done, len(entries), time.monotonic() - started)
         return report
@@ -76,13 +161,28 @@ def grade_batch(folder: Path | str, out: Path | str, challenge: Optional[int] = 
     keys = _criterion_keys(reports)
     with open(out / "gradebook.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["learner", *keys, "total", "max"])
+        writer.writerow(["learner", *keys, "total", "max", "notes"])
         for entry, report in zip(entries, reports):
             points = {c.key: c.points for c in report.criteria}
-            writer.writerow([entry.stem, *(points.get(k, 0) for k in keys), report.total, report.max])
+            writer.writerow([names[entry], *(points.get(k, 0) for k in keys), report.total, report.max,
+                             "; ".join(([report.error] if report.error else []) + report.notes)])
     for entry, report in zip(entries, reports):
-        (out / "feedback" / f"{entry.stem}.txt").write_text(report.text() + "\n", encoding="utf-8")
+        (out / "feedback" / f"{names[entry]}.txt").write_text(report.text() + "\n", encoding="utf-8")
     return reports
+
+
+def learner_names(entries: list[Path]) -> dict[Path, str]:
+    """A distinct name per entry: its stem, then ``stem-2``, ``stem-3``... for repeats."""
+    names: dict[Path, str] = {}
+    taken: set[str] = set()
+    for entry in entries:
+        name, n = entry.stem, 1
+        while name in taken:
+            n += 1
+            name = f"{entry.stem}-{n}"
+        taken.add(name)
+        names[entry] = name
+    return names
 
 
 def _criterion_keys(reports: list[Report]) -> list[str]:

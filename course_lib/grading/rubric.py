@@ -1,12 +1,14 @@
 """The grading rubric: criteria, their checks, and the report they add up to.
 
 The criteria and weights are the chapter's; the checks under each criterion
-are ours.  Criterion names, check names and reasons are Chinese (they are
-read by learners and instructors); keys are English (read by programs).
+(and how a criterion's points are split between them) are ours.  Criterion
+names, check names and reasons are Chinese (they are read by learners and
+instructors); keys are English (read by programs).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +22,14 @@ class CheckFailed(Exception):
 
 @dataclass(frozen=True)
 class Check:
+    """One check: a scenario drawn in the grader, run in the child, judged in the grader."""
+
     key: str
     name: str  # what is checked, in Chinese
     points: int
-    run: Callable[[Any], None]  # gets the submission module; raises CheckFailed
+    scenario: Callable[[random.Random], dict]  # grader: the parameters, from the grading seed
+    observe: Callable[[Any, dict], dict]  # child: run the submission module, return what happened
+    judge: Callable[[dict, dict], None]  # grader: raise CheckFailed unless the observations are right
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class Report:
     submission: str
     criteria: list[CriterionResult] = field(default_factory=list)
     error: str = ""  # why it could not be graded at all (no file, unknown challenge)
+    notes: list[str] = field(default_factory=list)  # for the instructor; they cost no points
 
     @property
     def total(self) -> int:
@@ -86,7 +93,16 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {"challenge": self.challenge, "total": self.total, "max": self.max,
-                "criteria": [c.as_dict() for c in self.criteria]}
+                "criteria": [c.as_dict() for c in self.criteria], "notes": list(self.notes),
+                **({"error": self.error} if self.error else {})}
+
+    def gradescope(self) -> dict[str, Any]:
+        """Gradescope's ``results.json``: the score and one test per check."""
+        tests = [{"name": f"{criterion.name}：{check.name}", "score": check.points,
+                  "max_score": check.max, "output": "通过" if check.passed else f"原因：{check.reason}"}
+                 for criterion in self.criteria for check in criterion.checks]
+        output = self.text() if self.error else "\n".join(f"注意：{note}" for note in self.notes)
+        return {"score": self.total, "tests": tests, **({"output": output} if output else {})}
 
     def text(self) -> str:
         """The report for people, in Chinese."""
@@ -101,4 +117,6 @@ class Report:
                 if not check.passed:
                     lines.append(f"      原因：{check.reason}")
         lines += ["", f"总分：{self.total} / {self.max}"]
+        if self.notes:
+            lines += ["", "注意（不扣分）："] + [f"  - {note}" for note in self.notes]
         return "\n".join(lines)

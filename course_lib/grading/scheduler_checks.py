@@ -1,9 +1,21 @@
 """Challenge 1 checks: what a learner's SmartScheduler must do.
 
-Every check builds its own small scenario with instrumented tasks, runs it on
-the virtual clock (exact, fast, repeatable) and raises `CheckFailed` with a
-concrete reason.  A check exercises one criterion and leans on as little of
-the others as it can, so one bug costs points in one place.
+Each check has three parts, and only the middle one runs next to the
+submission:
+
+- ``scenario(rng)``, in the grader: the tasks to run, with ids, durations and
+  priorities drawn from the grading seed (see grader.py), so a file cannot
+  know them in advance;
+- `observe`, in the child process: builds the tasks, runs the learner's
+  scheduler on the virtual clock and reports what happened (start and end
+  times on the loop clock, final states, stats), nothing more;
+- ``judge(params, observations)``, in the grader again: compares what
+  happened with what the rules say should happen, and raises `CheckFailed`
+  with a concrete reason.
+
+Forging observations therefore means computing a correct schedule for
+unknown tasks, which is the exercise.  A check leans on one criterion and
+as little of the others as it can, so one bug costs points in one place.
 
 The contract is the chapter's API: ``SmartScheduler(max_workers)``,
 ``await add_task(Task(...)) -> id``, ``await run() -> {id: Task}``,
@@ -15,15 +27,22 @@ The contract is the chapter's API: ``SmartScheduler(max_workers)``,
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import random
+from typing import Any, Optional
 
 from ..vclock import VirtualClockStall, run_virtual
+from .observations import jsonable
 from .rubric import Check, CheckFailed, Criterion
 
-__all__ = ["CRITERIA"]
+__all__ = ["CRITERIA", "observe"]
 
 RUN_LIMIT = 120.0  # virtual seconds a scenario's run() may take
+WORDS = ("fetch", "parse", "rank", "index", "embed", "store", "notify", "clean", "split", "merge",
+         "train", "score", "crawl", "render", "upload", "summarize")
+STATES = ("pending", "waiting", "running", "completed", "failed", "timeout", "cancelled")
 
+
+# ------------------------------------------------------------ the child side
 
 class Probe:
     """Makes task functions that record when they run, on the loop clock."""
@@ -31,24 +50,26 @@ class Probe:
     def __init__(self) -> None:
         self.starts: dict[str, list[float]] = {}
         self.ends: dict[str, list[float]] = {}
+        self.received: dict[str, list[Any]] = {}
         self.running = 0
         self.peak = 0
 
-    def work(self, tid: str, seconds: float = 1.0, fail_first: int = 0, result: Any = None):
-        calls = 0
+    def function(self, spec: dict[str, Any]):
+        tid, calls = spec["id"], 0
 
-        async def task_func(*_args: Any, **_kwargs: Any) -> Any:
+        async def task_func(*args: Any, **_kwargs: Any) -> Any:
             nonlocal calls
             calls += 1
             loop = asyncio.get_running_loop()
             self.starts.setdefault(tid, []).append(loop.time())
+            self.received.setdefault(tid, []).append([jsonable(a) for a in args])
             self.running += 1
             self.peak = max(self.peak, self.running)
             try:
-                await asyncio.sleep(seconds)
-                if calls <= fail_first:
+                await asyncio.sleep(spec.get("seconds", 1.0))
+                if spec.get("broken") or calls <= spec.get("fail_first", 0):
                     raise RuntimeError(f"{tid} 第 {calls} 次故意失败")
-                return tid.upper() if result is None else result
+                return spec.get("result", tid.upper())
             finally:
                 self.running -= 1
                 self.ends.setdefault(tid, []).append(loop.time())
@@ -56,317 +77,456 @@ class Probe:
         return task_func
 
 
-def run_scenario(sub: Any, tasks: list[Any], max_workers: int = 3, during: Any = None):
-    """Add *tasks*, run, return (scheduler, results, loop time at the end)."""
+def observe(sub: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Run the scenario's tasks on the learner's scheduler; report what happened."""
+    probe = Probe()
+    seen: dict[str, Any] = {}
+    fields = ("priority", "timeout", "max_retries", "retry_delay")
 
-    async def main():
+    async def main() -> None:
         loop = asyncio.get_running_loop()
-        scheduler = sub.SmartScheduler(max_workers=max_workers)
-        for task in tasks:
-            await scheduler.add_task(task)
+        scheduler = sub.SmartScheduler(max_workers=params["max_workers"])
+        for spec in params["tasks"]:
+            extra = {name: spec[name] for name in fields if spec.get(name) is not None}
+            if spec.get("deps"):
+                extra["dependencies"] = set(spec["deps"])
+            await scheduler.add_task(sub.Task(id=spec["id"], func=probe.function(spec), **extra))
         runner = asyncio.ensure_future(scheduler.run())
-        if during is not None:
-            await during(scheduler)
+        if params.get("peek") is not None:
+            await asyncio.sleep(params["peek"])
+            seen["peek"] = {"stats": jsonable(scheduler.get_stats()), "running": probe.running}
         try:
             results = await asyncio.wait_for(runner, RUN_LIMIT)
         except TimeoutError:
-            raise CheckFailed(f"run() 在 {RUN_LIMIT:g} 秒（虚拟时间）内没有结束：调度器卡住了") from None
-        if not isinstance(results, dict) or set(results) != {t.id for t in tasks}:
-            raise CheckFailed(f"run() 应返回包含全部任务的字典 {{任务id: Task}}，实际返回了 {results!r:.80}")
-        return scheduler, results, loop.time()
+            seen["hung"] = True
+            return
+        except Exception as exc:  # noqa: BLE001 - bad graphs must raise ValueError
+            seen["raised"] = f"{type(exc).__name__}: {exc}"[:300]
+            seen["raised_value_error"] = isinstance(exc, ValueError)
+            return
+        seen["elapsed"] = loop.time()
+        if isinstance(results, dict):
+            seen["results"] = {str(tid): {"status": _status(task), "retries": jsonable(getattr(task, "retries", None)),
+                                          "error": str(getattr(task, "error", None))[:300]}
+                               for tid, task in results.items()}
+        else:
+            seen["results_repr"] = repr(results)[:80]
+        seen["stats"] = jsonable(scheduler.get_stats())
 
     try:
-        return run_virtual(main(), stall_timeout=2.0)
+        run_virtual(main(), stall_timeout=2.0)
     except VirtualClockStall:
-        raise CheckFailed("程序死锁：所有协程都在等待，却没有任何计时器或事件能唤醒它们") from None
+        seen["deadlock"] = True
+    return {**seen, "starts": probe.starts, "ends": probe.ends, "peak": probe.peak,
+            "received": probe.received}
 
 
 def _status(task: Any) -> str:
     status = getattr(task, "status", None)
-    return getattr(status, "value", str(status))
+    return str(getattr(status, "value", status))
 
 
-def _task(sub: Any, tid: str, func: Any, **fields: Any) -> Any:
-    return sub.Task(id=tid, func=func, **fields)
+# ----------------------------------------------------------- the grader side
+
+def _ids(rng: random.Random, n: int) -> list[str]:
+    """*n* distinct task ids such as ``rank-3f2``."""
+    ids: list[str] = []
+    while len(ids) < n:
+        tid = f"{rng.choice(WORDS)}-{rng.randrange(16 ** 3):03x}"
+        if tid not in ids:
+            ids.append(tid)
+    return ids
+
+
+def _seconds(rng: random.Random, low: float = 0.5, high: float = 2.0) -> float:
+    """A duration in quarter seconds: sums stay exact on the virtual clock."""
+    return rng.randrange(int(low * 4), int(high * 4) + 1) / 4
+
+
+def _completed_run(params: dict, obs: dict) -> dict[str, dict]:
+    """The per-task results of a run that must end normally, or CheckFailed saying why not."""
+    if obs.get("deadlock"):
+        raise CheckFailed("程序死锁：所有协程都在等待，却没有任何计时器或事件能唤醒它们")
+    if obs.get("hung"):
+        raise CheckFailed(f"run() 在 {RUN_LIMIT:g} 秒（虚拟时间）内没有结束：调度器卡住了")
+    if "raised" in obs:
+        raise CheckFailed(f"run() 出错：{obs['raised']}")
+    results = obs.get("results")
+    expected = {spec["id"] for spec in params["tasks"]}
+    if not isinstance(results, dict) or set(results) != expected:
+        shown = obs.get("results_repr") if results is None else f"{sorted(results)!r:.80}"
+        raise CheckFailed(f"run() 应返回包含全部任务的字典 {{任务id: Task}}，实际返回了 {shown}")
+    return results
+
+
+def _first_starts(obs: dict) -> list[str]:
+    """Task ids in the order their first attempt started."""
+    starts = obs["starts"]
+    return sorted(starts, key=lambda tid: starts[tid][0])
+
+
+def _start(obs: dict, tid: str) -> Optional[float]:
+    times = obs["starts"].get(tid)
+    return times[0] if times else None
 
 
 # ------------------------------------------------------------------ priority
 
-def check_priority_order(sub: Any) -> None:
-    probe = Probe()
-    order = [("low", 3), ("high", 1), ("mid", 2)]
-    tasks = [_task(sub, tid, probe.work(tid), priority=p) for tid, p in order]
-    run_scenario(sub, tasks, max_workers=1)
-    started = sorted(probe.starts, key=lambda t: probe.starts[t][0])
-    if started != ["high", "mid", "low"]:
-        raise CheckFailed(f"只有 1 个工作槽时，优先级 1、2、3 的任务应按 high、mid、low 的顺序开始，"
+def scenario_priority_order(rng: random.Random) -> dict:
+    n = rng.randint(3, 5)
+    priorities = rng.sample(range(10), n)
+    return {"max_workers": 1, "tasks": [{"id": tid, "seconds": _seconds(rng), "priority": p}
+                                        for tid, p in zip(_ids(rng, n), priorities)]}
+
+
+def judge_priority_order(params: dict, obs: dict) -> None:
+    _completed_run(params, obs)
+    expected = [s["id"] for s in sorted(params["tasks"], key=lambda s: s["priority"])]
+    started = _first_starts(obs)
+    if started != expected:
+        shown = "、".join(f"{s['id']}（优先级 {s['priority']}）" for s in params["tasks"])
+        raise CheckFailed(f"只有 1 个工作槽时，{shown} 应按 {'、'.join(expected)} 的顺序开始，"
                           f"实际顺序是 {'、'.join(started)}")
 
 
-def check_fifo_ties(sub: Any) -> None:
-    probe = Probe()
-    ids = ["first", "second", "third", "fourth"]
-    tasks = [_task(sub, tid, probe.work(tid), priority=2) for tid in ids]
-    run_scenario(sub, tasks, max_workers=1)
-    started = sorted(probe.starts, key=lambda t: probe.starts[t][0])
-    if started != ids:
-        raise CheckFailed(f"优先级相同时应按加入顺序执行（先来先做），实际顺序是 {'、'.join(started)}")
+def scenario_fifo_ties(rng: random.Random) -> dict:
+    priority = rng.randint(1, 5)
+    return {"max_workers": 1, "tasks": [{"id": tid, "seconds": _seconds(rng), "priority": priority}
+                                        for tid in _ids(rng, rng.randint(4, 6))]}
 
 
-def check_best_ready_next(sub: Any) -> None:
-    probe = Probe()
-    tasks = [
-        _task(sub, "gate", probe.work("gate", 1.0), priority=0),
-        *(_task(sub, f"filler-{i}", probe.work(f"filler-{i}", 1.0), priority=4) for i in (1, 2, 3)),
-        _task(sub, "urgent", probe.work("urgent", 1.0), priority=1, dependencies={"gate"}),
-    ]
-    run_scenario(sub, tasks, max_workers=1)
-    # When gate completes, urgent becomes ready and must beat every filler
+def judge_fifo_ties(params: dict, obs: dict) -> None:
+    _completed_run(params, obs)
+    expected = [spec["id"] for spec in params["tasks"]]
+    started = _first_starts(obs)
+    if started != expected:
+        raise CheckFailed(f"优先级相同时应按加入顺序执行（先来先做）：应为 {'、'.join(expected)}，"
+                          f"实际顺序是 {'、'.join(started)}")
+
+
+def scenario_best_ready_next(rng: random.Random) -> dict:
+    gate, urgent, *fillers = _ids(rng, rng.randint(4, 6))
+    filler_priority = rng.randint(4, 8)
+    return {"max_workers": 1, "tasks": [
+        {"id": gate, "seconds": _seconds(rng), "priority": 0},
+        *({"id": f, "seconds": _seconds(rng), "priority": filler_priority} for f in fillers),
+        {"id": urgent, "seconds": _seconds(rng), "priority": rng.randint(1, filler_priority - 1),
+         "deps": [gate]},
+    ]}
+
+
+def judge_best_ready_next(params: dict, obs: dict) -> None:
+    _completed_run(params, obs)
+    gate, *fillers, urgent = params["tasks"]
+    # When the gate completes, urgent becomes ready and must beat every filler
     # still waiting then.  (Judged on start times, so that a wrong worker
     # count costs points under concurrency, not here.)
-    if "urgent" not in probe.starts or "gate" not in probe.ends:
-        raise CheckFailed("任务 urgent 或 gate 没有运行")
-    ready_at, urgent_at = probe.ends["gate"][0], probe.starts["urgent"][0]
-    jumped = [f for f in ("filler-1", "filler-2", "filler-3")
-              if ready_at <= probe.starts.get(f, [-1.0])[0] < urgent_at]
+    ready_at, urgent_at = obs["ends"].get(gate["id"], [None])[0], _start(obs, urgent["id"])
+    if ready_at is None or urgent_at is None:
+        raise CheckFailed(f"任务 {urgent['id']} 或 {gate['id']} 没有运行")
+    jumped = [f["id"] for f in fillers if ready_at <= (_start(obs, f["id"]) or -1.0) < urgent_at]
     if jumped:
-        raise CheckFailed(f"gate 在 t={ready_at:g} 完成后 urgent（优先级 1）就已就绪，"
-                          f"却让优先级 4 的 {'、'.join(jumped)} 先开始了（urgent 在 t={urgent_at:g} 才开始）")
+        raise CheckFailed(f"{gate['id']} 在 t={ready_at:g} 完成后 {urgent['id']}（优先级 {urgent['priority']}）"
+                          f"就已就绪，却让优先级 {fillers[0]['priority']} 的 {'、'.join(jumped)} 先开始了"
+                          f"（{urgent['id']} 在 t={urgent_at:g} 才开始）")
 
 
 # -------------------------------------------------------------- dependencies
 
-def check_waits_for_dependency(sub: Any) -> None:
-    probe = Probe()
-    tasks = [
-        _task(sub, "A", probe.work("A", 1.0)),
-        _task(sub, "B", probe.work("B", 0.5), dependencies={"A"}),
-        _task(sub, "C", probe.work("C", 0.5), dependencies={"A", "B"}),
-    ]
-    run_scenario(sub, tasks, max_workers=3)
-    for tid, deps in (("B", ["A"]), ("C", ["A", "B"])):
-        if tid not in probe.starts:
+def scenario_waits_for_dependency(rng: random.Random) -> dict:
+    ids = _ids(rng, rng.randint(4, 6))
+    tasks = [{"id": ids[0], "seconds": _seconds(rng)}]
+    for i, tid in enumerate(ids[1:], 1):  # each depends on one to three earlier tasks
+        deps = rng.sample(ids[:i], rng.randint(1, min(3, i)))
+        tasks.append({"id": tid, "seconds": _seconds(rng), "deps": deps})
+    rng.shuffle(tasks)  # added in any order: the graph decides
+    return {"max_workers": len(ids), "tasks": tasks}
+
+
+def judge_waits_for_dependency(params: dict, obs: dict) -> None:
+    _completed_run(params, obs)
+    for spec in params["tasks"]:
+        tid = spec["id"]
+        if _start(obs, tid) is None:
             raise CheckFailed(f"任务 {tid} 根本没有运行")
-        for dep in deps:
-            if dep not in probe.ends or probe.starts[tid][0] < probe.ends[dep][-1]:
+        for dep in spec.get("deps", ()):
+            ends = obs["ends"].get(dep)
+            if not ends or _start(obs, tid) < ends[-1]:
                 raise CheckFailed(f"任务 {tid} 在依赖 {dep} 完成前就开始了")
 
 
-def check_passes_dependency_result(sub: Any) -> None:
-    received: list[Any] = []
-
-    async def task_a():
-        await asyncio.sleep(1)
-        return "A完成"
-
-    async def task_b(a_result: str):
-        received.append(a_result)
-        return f"B完成（依赖: {a_result}）"
-
-    tasks = [_task(sub, "task-a", task_a), _task(sub, "task-b", task_b, dependencies={"task-a"})]
-    _, results, _ = run_scenario(sub, tasks)
-    b = results.get("task-b") if isinstance(results, dict) else None
-    if received != ["A完成"]:
-        error = getattr(b, "error", None)
-        raise CheckFailed("像章节里的 task_b(a_result) 这样只收一个位置参数的函数，应收到依赖 task-a 的结果；"
-                          + (f"实际出错：{error}" if error else f"实际收到 {received!r}"))
+def scenario_passes_result(rng: random.Random) -> dict:
+    first, second = _ids(rng, 2)
+    token = f"{first}的结果-{rng.randrange(10 ** 6):06d}"
+    return {"max_workers": 3, "tasks": [
+        {"id": first, "seconds": _seconds(rng), "result": token},
+        {"id": second, "seconds": _seconds(rng), "deps": [first]},
+    ]}
 
 
-def check_failed_dependency_cancels(sub: Any) -> None:
-    probe = Probe()
-
-    async def broken(*_a: Any, **_k: Any):
-        raise RuntimeError("上游坏了")
-
-    tasks = [
-        _task(sub, "A", broken, max_retries=0),
-        _task(sub, "B", probe.work("B"), dependencies={"A"}),
-        _task(sub, "C", probe.work("C"), dependencies={"B"}),
-    ]
-    _, results, _ = run_scenario(sub, tasks)
-    if "B" in probe.starts or "C" in probe.starts:
-        raise CheckFailed("依赖 A 失败了，依赖它的任务却还是运行了")
-    for tid in ("B", "C"):
-        if _status(results[tid]) != "cancelled":
-            raise CheckFailed(f"依赖链上游 A 失败后，任务 {tid} 应为 cancelled，实际是 {_status(results[tid])}")
+def judge_passes_result(params: dict, obs: dict) -> None:
+    results = _completed_run(params, obs)
+    first, second = params["tasks"]
+    received = obs["received"].get(second["id"])
+    if received != [[first["result"]]]:
+        error = results[second["id"]]["error"]
+        raise CheckFailed(f"像章节里的 task_b(a_result) 这样只收一个位置参数的函数，应收到依赖 {first['id']} 的结果 "
+                          f"{first['result']!r}；"
+                          + (f"实际出错：{error}" if error not in ("", "None") else f"实际收到 {received!r}"))
 
 
-def check_bad_graphs(sub: Any) -> None:
-    probe = Probe()
-    cycle = [
-        _task(sub, "egg", probe.work("egg"), dependencies={"chicken"}),
-        _task(sub, "chicken", probe.work("chicken"), dependencies={"egg"}),
-    ]
-    for tasks, what in ((cycle, "循环依赖（egg ↔ chicken）"),
-                        ([_task(sub, "lonely", probe.work("lonely"), dependencies={"ghost"})],
-                         "依赖了不存在的任务 ghost")):
-        try:
-            run_scenario(sub, tasks)
-        except ValueError:
+def scenario_failed_dependency(rng: random.Random) -> dict:
+    root, *chain = _ids(rng, rng.randint(3, 5))
+    tasks = [{"id": root, "seconds": _seconds(rng, 0.25, 1.0), "broken": True, "max_retries": 0}]
+    for before, tid in zip([root, *chain], chain):
+        tasks.append({"id": tid, "seconds": _seconds(rng), "deps": [before]})
+    return {"max_workers": 3, "tasks": tasks}
+
+
+def judge_failed_dependency(params: dict, obs: dict) -> None:
+    results = _completed_run(params, obs)
+    root, *chain = params["tasks"]
+    ran = [spec["id"] for spec in chain if spec["id"] in obs["starts"]]
+    if ran:
+        raise CheckFailed(f"依赖 {root['id']} 失败了，依赖它的 {'、'.join(ran)} 却还是运行了")
+    for spec in chain:
+        status = results[spec["id"]]["status"]
+        if status != "cancelled":
+            raise CheckFailed(f"依赖链上游 {root['id']} 失败后，任务 {spec['id']} 应为 cancelled，实际是 {status}")
+
+
+def scenario_bad_graphs(rng: random.Random) -> dict:
+    cycle = _ids(rng, rng.randint(2, 3))
+    lonely, ghost = _ids(rng, 2)
+    return {"graphs": [
+        {"what": "循环依赖（" + " → ".join([*cycle, cycle[0]]) + "）", "max_workers": 3,
+         "tasks": [{"id": tid, "seconds": 1.0, "deps": [cycle[i - 1]]} for i, tid in enumerate(cycle)]},
+        {"what": f"依赖了不存在的任务 {ghost}", "max_workers": 3,
+         "tasks": [{"id": lonely, "seconds": 1.0, "deps": [ghost]}]},
+    ]}
+
+
+def observe_bad_graphs(sub: Any, params: dict[str, Any]) -> dict[str, Any]:
+    return {"graphs": [observe(sub, graph) for graph in params["graphs"]]}
+
+
+def judge_bad_graphs(params: dict, obs: dict) -> None:
+    for graph, seen in zip(params["graphs"], obs["graphs"], strict=True):
+        if seen["starts"]:
+            raise CheckFailed(f"遇到{graph['what']}时，任何任务都不应该开始运行")
+        if seen.get("raised_value_error"):
             continue
+        if "raised" in seen:
+            raise CheckFailed(f"遇到{graph['what']}时，run() 应抛出 ValueError，实际抛出了 {seen['raised']}")
+        try:
+            _completed_run(graph, seen)
         except CheckFailed as exc:
-            raise CheckFailed(f"遇到{what}时，run() 应立刻抛出 ValueError，实际：{exc}") from None
-        raise CheckFailed(f"遇到{what}时，run() 应抛出 ValueError，实际没有报错")
-    if probe.starts:
-        raise CheckFailed("依赖关系有错时，任何任务都不应该开始运行")
+            raise CheckFailed(f"遇到{graph['what']}时，run() 应立刻抛出 ValueError，实际：{exc}") from None
+        raise CheckFailed(f"遇到{graph['what']}时，run() 应抛出 ValueError，实际没有报错")
 
 
 # ------------------------------------------------------- concurrency + timeout
 
-def check_max_workers(sub: Any) -> None:
-    probe = Probe()
-    tasks = [_task(sub, f"t{i}", probe.work(f"t{i}", 1.0)) for i in range(7)]
-    run_scenario(sub, tasks, max_workers=2)
-    if probe.peak > 2:
-        raise CheckFailed(f"max_workers=2，却有 {probe.peak} 个任务同时在运行")
-    if len(probe.starts) != 7:
-        raise CheckFailed(f"7 个任务只运行了 {len(probe.starts)} 个")
+def scenario_max_workers(rng: random.Random) -> dict:
+    workers = rng.randint(2, 4)
+    return {"max_workers": workers,
+            "tasks": [{"id": tid, "seconds": _seconds(rng)} for tid in _ids(rng, 2 * workers + 1)]}
 
 
-def check_runs_concurrently(sub: Any) -> None:
-    probe = Probe()
-    tasks = [_task(sub, f"t{i}", probe.work(f"t{i}", 1.0)) for i in range(6)]
-    _, _, elapsed = run_scenario(sub, tasks, max_workers=3)
-    if probe.peak < 3 or elapsed > 2.5:
-        raise CheckFailed(f"6 个各需 1 秒的任务、3 个工作槽，应约 2 秒完成，实际用了 {elapsed:.1f} 秒"
-                          f"（最多同时运行 {probe.peak} 个）")
+def judge_max_workers(params: dict, obs: dict) -> None:
+    _completed_run(params, obs)
+    workers, total = params["max_workers"], len(params["tasks"])
+    if obs["peak"] > workers:
+        raise CheckFailed(f"max_workers={workers}，却有 {obs['peak']} 个任务同时在运行")
+    if len(obs["starts"]) != total:
+        raise CheckFailed(f"{total} 个任务只运行了 {len(obs['starts'])} 个")
 
 
-def check_timeout(sub: Any) -> None:
-    probe = Probe()
-    tasks = [_task(sub, "slow", probe.work("slow", 10.0), timeout=1.0, max_retries=0),
-             _task(sub, "quick", probe.work("quick", 0.5), timeout=5.0, max_retries=0)]
-    _, results, elapsed = run_scenario(sub, tasks)
-    if _status(results["slow"]) != "timeout":
-        raise CheckFailed(f"运行 10 秒、timeout=1 的任务应为 timeout 状态，实际是 {_status(results['slow'])}")
-    if probe.ends.get("slow", [99])[0] > 1.5 or elapsed > 2.0:
-        raise CheckFailed(f"超时的任务应在约 1 秒时被取消，实际拖到了 {elapsed:.1f} 秒")
-    if _status(results["quick"]) != "completed":
+def scenario_concurrent(rng: random.Random) -> dict:
+    workers, seconds = rng.randint(2, 4), _seconds(rng, 1.0, 2.0)
+    return {"max_workers": workers,
+            "tasks": [{"id": tid, "seconds": seconds} for tid in _ids(rng, 2 * workers)]}
+
+
+def judge_concurrent(params: dict, obs: dict) -> None:
+    _completed_run(params, obs)
+    workers, seconds, total = params["max_workers"], params["tasks"][0]["seconds"], len(params["tasks"])
+    elapsed = obs["elapsed"]
+    if obs["peak"] < workers or elapsed > 2 * seconds + 0.5:
+        raise CheckFailed(f"{total} 个各需 {seconds:g} 秒的任务、{workers} 个工作槽，应约 {2 * seconds:g} 秒完成，"
+                          f"实际用了 {elapsed:.2f} 秒（最多同时运行 {obs['peak']} 个）")
+
+
+def scenario_timeout(rng: random.Random) -> dict:
+    slow, quick = _ids(rng, 2)
+    limit = rng.choice((0.5, 1.0, 1.5))
+    return {"max_workers": 3, "tasks": [
+        {"id": slow, "seconds": 10.0, "timeout": limit, "max_retries": 0},
+        {"id": quick, "seconds": limit / 2, "timeout": 5.0, "max_retries": 0},
+    ]}
+
+
+def judge_timeout(params: dict, obs: dict) -> None:
+    results = _completed_run(params, obs)
+    slow, quick = params["tasks"]
+    limit = slow["timeout"]
+    status = results[slow["id"]]["status"]
+    if status != "timeout":
+        raise CheckFailed(f"运行 10 秒、timeout={limit:g} 的任务应为 timeout 状态，实际是 {status}")
+    ended = obs["ends"].get(slow["id"], [99.0])[0]
+    if ended > limit + 0.5 or obs["elapsed"] > limit + 1.0:
+        raise CheckFailed(f"超时的任务应在约 {limit:g} 秒时被取消，实际拖到了 {obs['elapsed']:.1f} 秒")
+    if results[quick["id"]]["status"] != "completed":
         raise CheckFailed("没有超时的任务也应正常完成")
 
 
 # ----------------------------------------------------------------------- retry
 
-def check_retry_until_success(sub: Any) -> None:
-    probe = Probe()
-    tasks = [_task(sub, "flaky", probe.work("flaky", 0.1, fail_first=2), max_retries=3, retry_delay=0.5)]
-    _, results, _ = run_scenario(sub, tasks)
-    flaky = results["flaky"]
-    if _status(flaky) != "completed" or getattr(flaky, "retries", None) != 2:
-        raise CheckFailed(f"前 2 次失败、第 3 次成功的任务应为 completed 且 retries=2，"
-                          f"实际 {_status(flaky)}，retries={getattr(flaky, 'retries', None)}")
+def scenario_retry_success(rng: random.Random) -> dict:
+    failures = rng.randint(1, 2)
+    return {"max_workers": 3, "tasks": [{"id": _ids(rng, 1)[0], "seconds": 0.25, "fail_first": failures,
+                                         "max_retries": failures + 1, "retry_delay": 0.5}]}
 
 
-def check_retry_limit(sub: Any) -> None:
-    probe = Probe()
-    tasks = [_task(sub, "doomed", probe.work("doomed", 0.1, fail_first=100), max_retries=2, retry_delay=0.1)]
-    _, results, _ = run_scenario(sub, tasks)
-    attempts = len(probe.starts.get("doomed", []))
-    doomed = results["doomed"]
-    if attempts != 3:
-        raise CheckFailed(f"max_retries=2 的任务最多尝试 3 次，实际尝试了 {attempts} 次")
-    if _status(doomed) != "failed" or "第 3 次" not in str(getattr(doomed, "error", "")):
+def judge_retry_success(params: dict, obs: dict) -> None:
+    results = _completed_run(params, obs)
+    (spec,) = params["tasks"]
+    got = results[spec["id"]]
+    if got["status"] != "completed" or got["retries"] != spec["fail_first"]:
+        raise CheckFailed(f"前 {spec['fail_first']} 次失败、第 {spec['fail_first'] + 1} 次成功的任务应为 completed "
+                          f"且 retries={spec['fail_first']}，实际 {got['status']}，retries={got['retries']}")
+
+
+def scenario_retry_limit(rng: random.Random) -> dict:
+    return {"max_workers": 3, "tasks": [{"id": _ids(rng, 1)[0], "seconds": 0.25, "broken": True,
+                                         "max_retries": rng.randint(1, 3), "retry_delay": 0.25}]}
+
+
+def judge_retry_limit(params: dict, obs: dict) -> None:
+    results = _completed_run(params, obs)
+    (spec,) = params["tasks"]
+    allowed = spec["max_retries"] + 1
+    attempts = len(obs["starts"].get(spec["id"], []))
+    if attempts != allowed:
+        raise CheckFailed(f"max_retries={spec['max_retries']} 的任务最多尝试 {allowed} 次，实际尝试了 {attempts} 次")
+    got = results[spec["id"]]
+    if got["status"] != "failed" or f"第 {allowed} 次" not in got["error"]:
         raise CheckFailed(f"一直失败的任务应为 failed，并在 error 里保留最后一次的异常；"
-                          f"实际 {_status(doomed)}，error={getattr(doomed, 'error', None)!r}")
+                          f"实际 {got['status']}，error={got['error']!r}")
 
 
-def check_exponential_backoff(sub: Any) -> None:
-    probe = Probe()
-    tasks = [_task(sub, "api", probe.work("api", 0.0, fail_first=3), max_retries=3, retry_delay=1.0)]
-    run_scenario(sub, tasks)
-    starts = [round(t, 3) for t in probe.starts.get("api", [])]
-    if starts != [0.0, 1.0, 3.0, 7.0]:
-        raise CheckFailed(f"retry_delay=1 时，第 k 次重试前应等 1×2^(k-1) 秒（1、2、4 秒），"
-                          f"即在 0、1、3、7 秒开始尝试；实际在 {starts} 秒")
+def scenario_backoff(rng: random.Random) -> dict:
+    return {"max_workers": 3, "tasks": [{"id": _ids(rng, 1)[0], "seconds": 0.0, "fail_first": 3,
+                                         "max_retries": 3, "retry_delay": rng.choice((0.5, 1.0, 2.0))}]}
+
+
+def judge_backoff(params: dict, obs: dict) -> None:
+    _completed_run(params, obs)
+    (spec,) = params["tasks"]
+    delay = spec["retry_delay"]
+    expected = [0.0, delay, 3 * delay, 7 * delay]
+    starts = [round(t, 3) for t in obs["starts"].get(spec["id"], [])]
+    if starts != expected:
+        raise CheckFailed(f"retry_delay={delay:g} 时，第 k 次重试前应等 {delay:g}×2^(k-1) 秒，"
+                          f"即在 {'、'.join(f'{t:g}' for t in expected)} 秒开始尝试；实际在 {starts} 秒")
 
 
 # ------------------------------------------------------------------ monitoring
 
-def _expected_counts(results: dict) -> dict[str, int]:
-    statuses = [_status(t) for t in results.values()]
+def _counts(results: dict[str, dict]) -> dict[str, int]:
+    statuses = [r["status"] for r in results.values()]
     return {"total": len(statuses), "completed": statuses.count("completed"),
             "failed": statuses.count("failed") + statuses.count("timeout")}
 
 
-def check_final_stats(sub: Any) -> None:
-    probe = Probe()
+def scenario_final_stats(rng: random.Random) -> dict:
+    ok, bad, late = rng.randint(1, 3), rng.randint(1, 2), rng.randint(1, 2)
+    ids = _ids(rng, ok + bad + late)
+    tasks = ([{"id": tid, "seconds": _seconds(rng)} for tid in ids[:ok]]
+             + [{"id": tid, "seconds": 0.25, "broken": True, "max_retries": 0} for tid in ids[ok:ok + bad]]
+             + [{"id": tid, "seconds": 5.0, "timeout": 1.0, "max_retries": 0} for tid in ids[ok + bad:]])
+    rng.shuffle(tasks)
+    return {"max_workers": len(tasks), "tasks": tasks}
 
-    async def broken(*_a: Any, **_k: Any):
-        raise RuntimeError("坏了")
 
-    tasks = [
-        _task(sub, "ok-1", probe.work("ok-1")),
-        _task(sub, "ok-2", probe.work("ok-2")),
-        _task(sub, "bad", broken, max_retries=0),
-        _task(sub, "late", probe.work("late", 5.0), timeout=1.0, max_retries=0),
-    ]
-    scheduler, results, _ = run_scenario(sub, tasks)
-    stats = scheduler.get_stats() or {}
+def judge_final_stats(params: dict, obs: dict) -> None:
+    results = _completed_run(params, obs)
     # Compared with the final states run() reported, so a bug elsewhere (a
     # timeout that never fires, say) does not cost points here as well.
-    expected = _expected_counts(results)
+    expected = _counts(results)
+    stats = obs.get("stats") if isinstance(obs.get("stats"), dict) else {}
     got = {key: stats.get(key) for key in expected}
     if got != expected:
-        raise CheckFailed(f"任务的最终状态是 {[_status(t) for t in results.values()]}，"
+        raise CheckFailed(f"任务的最终状态是 {[r['status'] for r in results.values()]}，"
                           f"get_stats() 应为 {expected}（failed 包括 timeout），实际 {got}")
 
 
-def check_status_counts(sub: Any) -> None:
-    probe = Probe()
-    tasks = [_task(sub, "a", probe.work("a")), _task(sub, "b", probe.work("b"), dependencies={"a"})]
-    scheduler, results, _ = run_scenario(sub, tasks)
-    status = (scheduler.get_stats() or {}).get("status")
-    names = ["pending", "waiting", "running", "completed", "failed", "timeout", "cancelled"]
-    if not isinstance(status, dict) or any(name not in status for name in names):
-        raise CheckFailed(f"get_stats()['status'] 应给出全部 7 种状态各自的数量，实际是 {status!r}")
-    actual = {name: [_status(t) for t in results.values()].count(name) for name in names}
-    got = {name: status[name] for name in names}
+def scenario_status_counts(rng: random.Random) -> dict:
+    ids = _ids(rng, rng.randint(2, 4))
+    tasks = [{"id": ids[0], "seconds": _seconds(rng)}]
+    tasks += [{"id": tid, "seconds": _seconds(rng), "deps": [ids[0]]} for tid in ids[1:]]
+    return {"max_workers": 2, "tasks": tasks}
+
+
+def judge_status_counts(params: dict, obs: dict) -> None:
+    results = _completed_run(params, obs)
+    status = (obs.get("stats") or {}).get("status") if isinstance(obs.get("stats"), dict) else None
+    if not isinstance(status, dict) or any(name not in status for name in STATES):
+        raise CheckFailed(f"get_stats()['status'] 应给出全部 7 种状态各自的数量，实际是 {status!r:.120}")
+    actual = {name: [r["status"] for r in results.values()].count(name) for name in STATES}
+    got = {name: status[name] for name in STATES}
     if got != actual:
         raise CheckFailed(f"get_stats()['status'] 与任务的实际状态不符：应为 {actual}，实际 {got}")
 
 
-def check_stats_during_run(sub: Any) -> None:
-    probe = Probe()
-    tasks = [_task(sub, f"t{i}", probe.work(f"t{i}", 2.0)) for i in range(4)]
-    seen: dict[str, Any] = {}
+def scenario_stats_during_run(rng: random.Random) -> dict:
+    workers = rng.randint(2, 3)
+    seconds = _seconds(rng, 1.5, 3.0)
+    return {"max_workers": workers, "peek": seconds / 2,  # halfway through the first wave
+            "tasks": [{"id": tid, "seconds": seconds} for tid in _ids(rng, 2 * workers)]}
 
-    async def peek(scheduler: Any) -> None:
-        await asyncio.sleep(1.0)  # halfway through the first wave
-        seen.update(scheduler.get_stats() or {})
-        seen["_really_running"] = probe.running
 
-    run_scenario(sub, tasks, max_workers=2, during=peek)
-    running = (seen.get("status") or {}).get("running", seen.get("running"))
-    if not seen["_really_running"] or running != seen["_really_running"]:
-        raise CheckFailed(f"运行到一半时有 {seen['_really_running']} 个任务正在运行，"
-                          f"get_stats() 却显示 {running!r}")
+def judge_stats_during_run(params: dict, obs: dict) -> None:
+    _completed_run(params, obs)
+    peek = obs.get("peek") or {}
+    stats = peek.get("stats") if isinstance(peek.get("stats"), dict) else {}
+    status = stats.get("status") if isinstance(stats.get("status"), dict) else {}
+    running = status.get("running", stats.get("running"))
+    really = peek.get("running")
+    if not really or running != really:
+        raise CheckFailed(f"运行到一半时有 {really} 个任务正在运行，get_stats() 却显示 {running!r}")
+
+
+def _check(key: str, name: str, points: int, observe_with: Any = observe) -> Check:
+    functions = globals()
+    return Check(key, name, points, functions[f"scenario_{key}"], observe_with, functions[f"judge_{key}"])
 
 
 CRITERIA = (
     Criterion("priority", "优先级队列", (
-        Check("priority_order", "优先级数字小的先执行", 8, check_priority_order),
-        Check("fifo_ties", "优先级相同按加入顺序执行", 6, check_fifo_ties),
-        Check("best_ready_next", "工作槽空出时启动已就绪中最优先的任务", 6, check_best_ready_next),
+        _check("priority_order", "优先级数字小的先执行", 8),
+        _check("fifo_ties", "优先级相同按加入顺序执行", 6),
+        _check("best_ready_next", "工作槽空出时启动已就绪中最优先的任务", 6),
     )),
     Criterion("dependencies", "依赖关系", (
-        Check("waits_for_dependency", "任务等所有依赖完成后才开始", 7, check_waits_for_dependency),
-        Check("passes_result", "依赖的结果作为位置参数传入（章节的 task_b）", 6, check_passes_dependency_result),
-        Check("failed_dependency", "上游失败时下游被取消且不会卡住", 6, check_failed_dependency_cancels),
-        Check("bad_graphs", "循环依赖和未知依赖抛出 ValueError", 6, check_bad_graphs),
+        _check("waits_for_dependency", "任务等所有依赖完成后才开始", 7),
+        _check("passes_result", "依赖的结果作为位置参数传入（章节的 task_b）", 6),
+        _check("failed_dependency", "上游失败时下游被取消且不会卡住", 6),
+        _check("bad_graphs", "循环依赖和未知依赖抛出 ValueError", 6, observe_bad_graphs),
     )),
     Criterion("concurrency_timeout", "并发控制和超时", (
-        Check("max_workers", "同时运行的任务不超过 max_workers", 7, check_max_workers),
-        Check("concurrent", "真正并发地使用所有工作槽", 6, check_runs_concurrently),
-        Check("timeout", "超时的任务被取消并标记为 timeout", 7, check_timeout),
+        _check("max_workers", "同时运行的任务不超过 max_workers", 7),
+        _check("concurrent", "真正并发地使用所有工作槽", 6),
+        _check("timeout", "超时的任务被取消并标记为 timeout", 7),
     )),
     Criterion("retry", "重试机制", (
-        Check("retry_success", "失败后重试直到成功，retries 计数正确", 5, check_retry_until_success),
-        Check("retry_limit", "最多尝试 1 + max_retries 次，error 保留最后的异常", 5, check_retry_limit),
-        Check("backoff", "指数退避：retry_delay × 2^(k-1)", 5, check_exponential_backoff),
+        _check("retry_success", "失败后重试直到成功，retries 计数正确", 5),
+        _check("retry_limit", "最多尝试 1 + max_retries 次，error 保留最后的异常", 5),
+        _check("backoff", "指数退避：retry_delay × 2^(k-1)", 5),
     )),
     Criterion("monitoring", "实时监控和统计", (
-        Check("final_stats", "结束后 total/completed/failed 正确（failed 含超时）", 7, check_final_stats),
-        Check("status_counts", "status 给出 7 种状态的数量", 6, check_status_counts),
-        Check("stats_during_run", "运行途中 get_stats() 反映正在运行的任务", 7, check_stats_during_run),
+        _check("final_stats", "结束后 total/completed/failed 正确（failed 含超时）", 7),
+        _check("status_counts", "status 给出 7 种状态的数量", 6),
+        _check("stats_during_run", "运行途中 get_stats() 反映正在运行的任务", 7),
     )),
 )

@@ -1,0 +1,10 @@
+# criterion: monitoring -- an agent's status stays "busy" after its first task.
+from learner import AgentCapability, AgentInfo, BaseAgent, Message, MessageType  # noqa: F401
+from learner import Coordinator as _Learner
+
+
+class Coordinator(_Learner):
+    def on_result(self, info, content):
+        super().on_result(info, content)
+        if info.status == "idle":
+            info.status = "busy"
