@@ -223,6 +223,8 @@ def _widgets_are_drawn(page):
 def test_every_notebook_runs_cleanly_in_jupyterlab(browser, lab, name):
     page = _open(browser, lab, name)
     try:
+        # Opening a notebook changes nothing in it (no "save changes?" on closing it).
+        assert not page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty")
         _widgets_are_drawn(page)  # the saved ones, before anything runs
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_function(FINISHED_JS, timeout=RUN_TIMEOUT_MS, polling=250)

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from course_lib import SmartScheduler, Task, run_virtual
 from course_lib._jupyter import widgets_available
 from course_lib.viz.dashboard import SchedulerDashboard
-from course_lib.viz.report import text_report
+from course_lib.viz.report import stats_table, text_report
 
 
 async def _work(seconds):
@@ -115,3 +115,18 @@ def test_updates_are_throttled_in_real_time():
 def test_auto_mode_is_text_outside_a_kernel():
     assert not widgets_available()
     assert SchedulerDashboard(SmartScheduler(), mode="auto").mode == "text"
+
+
+def test_stats_table_explains_each_key_and_rounds_its_value():
+    scheduler = run_virtual(_small_run())
+    table = stats_table(scheduler.get_stats(), ["total", "failed", "elapsed", "durations"])
+    assert str(table).splitlines()[:4] == [
+        "键              意思                    值",
+        "total           任务总数                4",
+        "failed          失败的任务数（含超时）  1",
+        "elapsed         用时（秒）              1.5",
+    ]
+    html = table._repr_html_()
+    assert html.count("<tr>") == 1 + 3 + 5 and "<th>意思</th>" in html  # header, 3 keys, 5 durations
+    agent = stats_table({"status": "idle", "completed": 2, "failed": 0})
+    assert "idle（空闲）" in str(agent) and "失败的任务数  " in str(agent)

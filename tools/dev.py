@@ -30,9 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".course_lib-installed"
 FIRST_NOTEBOOK = "notebooks/00_getting_started.ipynb"
-# JupyterLab defaults for the course (in .venv only): no "get Jupyter news?" prompt.
-LAB_SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
-                                                                "checkForUpdates": False}}
+# JupyterLab defaults for the course (in .venv only): menus in Chinese, no "get Jupyter
+# news?" prompt, Markdown files (README.md) opened as rendered pages.
+LAB_SETTINGS = {
+    "@jupyterlab/translation-extension:plugin": {"locale": "zh_CN"},
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Markdown Preview"}},
+}
+HIDDEN = ["__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*~", "*.egg-info"]  # in the file browser
 
 
 def _venv_python() -> Path:
@@ -70,7 +75,8 @@ def ensure_env(*extras: str) -> Path:
 def lab_command(python: Path) -> list[str]:
     """``jupyter lab`` at the repository root, opening the first notebook."""
     command = [str(python), "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
-               f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}"]
+               f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}",
+               f"--ContentsManager.hide_globs={HIDDEN!r}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # Docker, WSL, cloud machines
         command.append("--allow-root")
     return command + shlex.split(os.environ.get("LAB_ARGS", ""), posix=os.name != "nt")
@@ -90,7 +96,10 @@ def prepare_lab(python: Path) -> None:
 def lab() -> None:
     python = ensure_env("lab")
     prepare_lab(python)
-    _run(*lab_command(python))
+    # JupyterLab's terminals then find the course's python (and course_lib) first.
+    env = {**os.environ, "VIRTUAL_ENV": str(VENV),
+           "PATH": os.pathsep.join([str(python.parent), os.environ.get("PATH", "")])}
+    _run(*lab_command(python), env=env)
 
 
 def test() -> None:

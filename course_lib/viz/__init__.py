@@ -11,14 +11,14 @@ from .dashboard import AgentDashboard, SchedulerDashboard
 from .fonts import course_figure, plot_style
 from .intervals import Interval, interval_timeline
 from .timeline import scheduler_timeline
-from .report import stats_text, text_report
+from .report import StatsTable, stats_table, text_report
 from .tracks import Span, TaskTrack, build_tracks
 
 __all__ = [
     "AgentDashboard", "Interval", "SchedulerDashboard", "Span", "TaskTrack", "agent_report",
     "agent_timeline", "backoff_plot", "build_tracks", "counts_plot", "course_figure", "dag_plot",
     "describe_event", "interval_timeline", "latency_plot", "plot_style", "scheduler_timeline",
-    "stats_text", "text_report",
+    "StatsTable", "stats_table", "text_report",
 ]
 
 show_figures_inline()

@@ -7,15 +7,17 @@ run's first event.
 
 from __future__ import annotations
 
+import html
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
-from ..i18n import say, tr
+from .._catalog import NAMES
+from ..i18n import get_language, say, tr
 from ..scheduler.progress import format_progress
 from .tracks import build_tracks
 
-__all__ = ["aligned", "stats_text", "text_report"]
+__all__ = ["StatsTable", "aligned", "stats_table", "text_report"]
 
 MAX_TABLE_ROWS = 20
 
@@ -47,14 +49,35 @@ def text_report(scheduler: Any, *, max_rows: int = MAX_TABLE_ROWS) -> str:
     return "\n".join(lines)
 
 
-def stats_text(stats: Mapping[str, Any], keys: Optional[Iterable[str]] = None) -> str:
-    """A `get_stats` snapshot (scheduler, coordinator or one agent) as a table:
-    each key, what it means, and its value rounded for reading.
+class StatsTable:
+    """A `get_stats` snapshot as a table: each key, what it means, its value rounded for reading.
+
+    Shown as an HTML table in a notebook, as aligned text by ``print`` or ``str``.
+    """
+
+    def __init__(self, rows: list[list[str]]) -> None:
+        self.rows = rows  # the header, then one row per key
+
+    def __str__(self) -> str:
+        return "\n".join(aligned(self.rows))
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head, *body = self.rows
+        cells = "".join(f"<th>{html.escape(c)}</th>" for c in head)
+        lines = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                        for row in body)
+        return f"<table><thead><tr>{cells}</tr></thead><tbody>{lines}</tbody></table>"
+
+
+def stats_table(stats: Mapping[str, Any], keys: Optional[Iterable[str]] = None) -> StatsTable:
+    """A `get_stats` snapshot (scheduler, coordinator or one agent) as a `StatsTable`.
 
     *keys* picks and orders the rows (all by default); a nested dict
     (``durations``, ``status``, ...) gets one row per entry.
     """
-    meanings = _meanings()
+    meanings = _meanings(stats)
     rows = [[tr("键"), tr("意思"), tr("值")]]
     for key in stats if keys is None else keys:
         value = stats[key]
@@ -62,22 +85,25 @@ def stats_text(stats: Mapping[str, Any], keys: Optional[Iterable[str]] = None) -
         for sub, item in entries:
             name = key if sub is None else f"{key}.{sub}"
             meaning = meanings.get(key, "") if sub is None else meanings.get(f"{key}.", "")
-            rows.append([name, meaning.format(sub=sub), _number(item)])
-    return "\n".join(aligned(rows))
+            rows.append([name, meaning.format(sub=sub), _value(key, item)])
+    return StatsTable(rows)
 
 
-def _number(value: Any) -> str:
+def _value(key: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
+    if key == "status" and isinstance(value, str) and value in NAMES and get_language() == "zh":
+        return f"{value}（{NAMES[value]}）"
     return str(value)
 
 
-def _meanings() -> dict[str, str]:
-    """What each key of the stats means; "key." is the row of a nested entry ({sub})."""
+def _meanings(stats: Mapping[str, Any]) -> dict[str, str]:
+    """What each key of *stats* means; "key." is the row of a nested entry ({sub})."""
+    scheduler = isinstance(stats.get("status"), Mapping)  # a scheduler's failed counts timeouts
     return {
         "total": tr("任务总数"),
         "completed": tr("已完成"),
-        "failed": tr("失败的任务数（调度器还算上超时）"),
+        "failed": tr("失败的任务数（含超时）") if scheduler else tr("失败的任务数"),
         "cancelled": tr("已取消"),
         "running": tr("正在运行"),
         "queued": tr("排队中"),
