@@ -9,8 +9,9 @@ Each name is imported on first use (PEP 562), so a process that needs one
 part (the grader's check processes, say) does not pay for the others.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import exports
 
 _SCHEDULER = ("Attempt", "DependencyFailedError", "SmartScheduler", "Task", "TaskCancelledError",
               "TaskEvent", "TaskSignatureError", "TaskStatus", "format_progress")
@@ -28,13 +29,4 @@ if TYPE_CHECKING:  # what editors and type checkers see
     from .vclock import VirtualClockLoop, VirtualClockStall, run_virtual
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'course_lib' has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = exports(__name__, _WHERE)

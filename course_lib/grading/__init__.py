@@ -7,8 +7,9 @@ same score, and no submission can write its own verdict.  Names are imported
 on first use, so the check processes stay light.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import exports
 
 _WHERE = {"grade_batch": ".grader", "grade_file": ".grader", "CheckFailed": ".rubric",
           "Report": ".rubric", "Limits": ".sandbox", "report_widget": ".view", "show_report": ".view"}
@@ -22,9 +23,4 @@ if TYPE_CHECKING:
     from .view import report_widget, show_report
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'course_lib.grading' has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = exports(__name__, _WHERE)
