@@ -39,6 +39,7 @@ from .rubric import Check, CheckFailed, Criterion
 __all__ = ["CRITERIA"]
 
 RESULT_LIMIT = 30.0  # virtual seconds to wait for results
+EPSILON = 1e-6
 HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT = 1.0, 3.0  # the exercise's constants
 NAMES = {"search": ("search", "finder", "web"), "calculate": ("calc", "math", "abacus"),
          "summarize": ("summary", "digest"), "translate": ("translate", "lingo")}
@@ -209,17 +210,36 @@ def _work(rng: random.Random, low: float = 0.25, high: float = 1.0) -> float:
     return rng.randrange(int(low * 4), int(high * 4) + 1) / 4
 
 
-def _ran(obs: dict) -> None:
-    """CheckFailed when the system could not even run or stop."""
+def _ran(params: dict, obs: dict) -> None:
+    """CheckFailed when the system could not even run or stop, or the observations contradict
+    themselves (see `_consistent`)."""
     if obs.get("deadlock"):
         raise CheckFailed("程序死锁：所有协程都在等待，却没有任何计时器或消息能唤醒它们")
     if obs.get("stuck_stopping"):
         raise CheckFailed("取消 coordinator.run() 和 agent.run() 后，它们 10 秒内没有停下来")
+    _consistent(params, obs)
 
 
-def _done(obs: dict, numbers: list[int]) -> dict[str, Any]:
+def _consistent(params: dict, obs: dict) -> None:
+    """CheckFailed unless every observed task call could have happened: a known
+    agent, a submitted task, and (unless cut short by a crash) exactly the time
+    the grader's agent takes for it.  A forger must produce a whole consistent
+    run, which is solving the exercise."""
+    speeds = {agent["id"]: agent.get("speed", 1.0) for agent in params["agents"]}
+    work = {task["n"]: task.get("work", 0.5) for task in params.get("tasks", [])}
+    for call in obs["calls"]:
+        took = call.get("end", call["start"]) - call["start"]
+        expected = work.get(call["n"], -1.0) * speeds.get(call["agent"], -1.0)
+        if call["agent"] not in speeds or call["n"] not in work or took < -EPSILON \
+                or (took > expected + EPSILON if call.get("cancelled") or "end" not in call
+                    else abs(took - expected) > EPSILON):
+            raise CheckFailed(f"检查进程报告的观测数据前后矛盾（{call['agent']} 处理任务 {call['n']} 的记录不对）："
+                              "可能是你的代码改动了评分用的代码")
+
+
+def _done(params: dict, obs: dict, numbers: list[int]) -> dict[str, Any]:
     """The results by task number; CheckFailed unless each is the right agent's answer to it."""
-    _ran(obs)
+    _ran(params, obs)
     results = obs.get("results", {})
     wrong = {n: results.get(str(n)) for n in numbers
              if not isinstance(results.get(str(n)), dict) or results[str(n)].get("n") != n}
@@ -245,7 +265,7 @@ async def _cards(h: Harness, params: dict) -> None:
 
 
 def judge_cards(params: dict, obs: dict) -> None:
-    _ran(obs)
+    _ran(params, obs)
     for spec in params["agents"]:
         info = obs["infos"][spec["id"]]
         if info.get("missing"):
@@ -274,7 +294,7 @@ async def _submit_all_and_wait(h: Harness, params: dict) -> None:
 
 def judge_multi_capability(params: dict, obs: dict) -> None:
     numbers = [t["n"] for t in params["tasks"]]
-    _done(obs, numbers)
+    _done(params, obs, numbers)
     (agent,) = params["agents"]
     if _handled(obs, agent["id"]) != sorted(numbers):
         raise CheckFailed(f"同时会 {'、'.join(agent['caps'])} 的 {agent['id']} 应每类任务都接，"
@@ -288,7 +308,7 @@ def scenario_completed_counter(rng: random.Random) -> dict:
 
 
 def judge_completed_counter(params: dict, obs: dict) -> None:
-    _done(obs, [t["n"] for t in params["tasks"]])
+    _done(params, obs, [t["n"] for t in params["tasks"]])
     (agent,) = params["agents"]
     done, expected = obs["infos"][agent["id"]].get("completed"), len(params["tasks"])
     if done != expected:
@@ -308,7 +328,7 @@ def scenario_routing(rng: random.Random) -> dict:
 
 
 def judge_routing(params: dict, obs: dict) -> None:
-    _done(obs, [t["n"] for t in params["tasks"]])
+    _done(params, obs, [t["n"] for t in params["tasks"]])
     kind_of = {t["n"]: t["kind"] for t in params["tasks"]}
     caps = {a["id"]: a["caps"] for a in params["agents"]}
     wrong = [f"{c['n']}（{kind_of.get(c['n'])}）→ {c['agent']}" for c in obs["calls"]
@@ -344,7 +364,7 @@ async def _staggered(h: Harness, params: dict) -> None:
 
 
 def judge_idle_before_busy(params: dict, obs: dict) -> None:
-    _done(obs, [t["n"] for t in params["tasks"]])
+    _done(params, obs, [t["n"] for t in params["tasks"]])
     calls = [c for c in obs["calls"] if "end" in c]
     for submitted in obs["submitted"]:
         at = submitted["at"]
@@ -368,7 +388,7 @@ def scenario_assign_at_once(rng: random.Random) -> dict:
 
 
 def judge_assign_at_once(params: dict, obs: dict) -> None:
-    _ran(obs)
+    _ran(params, obs)
     submitted = obs["submitted"]
     took = sum(s["took"] for s in submitted)
     if took > 0.0:
@@ -376,7 +396,7 @@ def judge_assign_at_once(params: dict, obs: dict) -> None:
     ids = [s["id"] for s in submitted]
     if len(set(map(str, ids))) != len(ids):
         raise CheckFailed(f"每个任务应有不同的 id，实际是 {ids}")
-    _done(obs, [t["n"] for t in params["tasks"]])
+    _done(params, obs, [t["n"] for t in params["tasks"]])
 
 
 # ------------------------------------------------------------------ messaging
@@ -388,7 +408,7 @@ def scenario_result_messages(rng: random.Random) -> dict:
 
 
 def judge_result_messages(params: dict, obs: dict) -> None:
-    _ran(obs)
+    _ran(params, obs)
     (agent,) = params["agents"]
     results = [m for m in obs["sent"] if m["type"] == "task_result"]
     if len(results) < len(params["tasks"]):
@@ -419,7 +439,7 @@ def _largest_gap(times: list[float], start: float, end: float) -> float:
 
 
 def judge_heartbeat_idle(params: dict, obs: dict) -> None:
-    _ran(obs)
+    _ran(params, obs)
     (agent,) = params["agents"]
     watch = params["watch"]
     beats = _beats(obs, agent["id"], 0.0, watch)
@@ -435,7 +455,7 @@ def scenario_heartbeat_busy(rng: random.Random) -> dict:
 
 
 def judge_heartbeat_busy(params: dict, obs: dict) -> None:
-    _ran(obs)
+    _ran(params, obs)
     (agent,) = params["agents"]
     first = next((c for c in obs["calls"] if c["agent"] == agent["id"]), None)
     if first is None or "end" not in first:
@@ -468,7 +488,7 @@ async def _crash_the_busy_one(h: Harness, params: dict) -> None:
 
 def judge_failover(params: dict, obs: dict) -> None:
     n = params["tasks"][0]["n"]
-    _done(obs, [n])
+    _done(params, obs, [n])
     victim = obs["victim"]
     survivor = next(a["id"] for a in params["agents"] if a["id"] != victim)
     if _handled(obs, survivor) != [n] or _handled(obs, victim):
@@ -487,7 +507,7 @@ async def _crash_one(h: Harness, params: dict) -> None:
 
 
 def judge_offline(params: dict, obs: dict) -> None:
-    _ran(obs)
+    _ran(params, obs)
     crashed, alive = (obs["infos"][a["id"]].get("status") for a in params["agents"])
     first, second = (a["id"] for a in params["agents"])
     if crashed != "offline" or alive == "offline":
@@ -505,7 +525,7 @@ def scenario_retry(rng: random.Random) -> dict:
 def judge_retry(params: dict, obs: dict) -> None:
     n = params["tasks"][0]["n"]
     try:
-        _done(obs, [n])
+        _done(params, obs, [n])
     except CheckFailed as exc:
         raise CheckFailed(f"处理时抛出异常的任务应交给 Agent 重试并最终完成；{exc}") from None
 
@@ -525,7 +545,7 @@ async def _submit_and_watch(h: Harness, params: dict) -> None:
 
 
 def judge_retry_limit(params: dict, obs: dict) -> None:
-    _ran(obs)
+    _ran(params, obs)
     n = params["tasks"][0]["n"]
     attempts = len([c for c in obs["calls"] if c["n"] == n])
     if attempts != 3:
@@ -569,7 +589,7 @@ def _counted(h: Harness, params: dict) -> dict[str, Any]:
 
 def judge_late_answer(params: dict, obs: dict) -> None:
     numbers = [t["n"] for t in params["tasks"]]
-    _done(obs, numbers)
+    _done(params, obs, numbers)
     slow = params["agents"][0]["id"]
     before, after = obs["before"], obs["after"]
     if len(before["results"]) != len(numbers):
@@ -592,7 +612,7 @@ def scenario_stats(rng: random.Random) -> dict:
 
 
 def judge_stats(params: dict, obs: dict) -> None:
-    _done(obs, [t["n"] for t in params["tasks"]])
+    _done(params, obs, [t["n"] for t in params["tasks"]])
     stats = obs["stats"] if isinstance(obs.get("stats"), dict) else {}
     total = len(params["tasks"])
     if stats.get("completed") != total:
@@ -629,7 +649,7 @@ async def _peek_while_running(h: Harness, params: dict) -> None:
 
 
 def judge_stats_mid_run(params: dict, obs: dict) -> None:
-    _done(obs, [t["n"] for t in params["tasks"]])
+    _done(params, obs, [t["n"] for t in params["tasks"]])
     for peek in obs["peeks"]:
         stats = peek["stats"] if isinstance(peek["stats"], dict) else {}
         if stats.get("completed") != peek["results"]:
@@ -659,7 +679,7 @@ async def _status_over_time(h: Harness, params: dict) -> None:
 
 
 def judge_live_status(params: dict, obs: dict) -> None:
-    _ran(obs)
+    _ran(params, obs)
     during, after = obs["during"], obs["after"]
     if during.get("status") != "busy":
         raise CheckFailed(f"正在处理任务的 Agent 状态应为 busy，实际是 {during.get('status')}")
@@ -675,7 +695,7 @@ def scenario_back_to_idle(rng: random.Random) -> dict:
 
 
 def judge_back_to_idle(params: dict, obs: dict) -> None:
-    _done(obs, [params["tasks"][0]["n"]])
+    _done(params, obs, [params["tasks"][0]["n"]])
     status = obs["after"].get("status")
     if status != "idle":
         raise CheckFailed(f"任务完成 {params['after']:g} 秒后，Agent 的状态应回到 idle，实际还是 {status}")

@@ -52,7 +52,6 @@ class Probe:
         self.ends: dict[str, list[float]] = {}
         self.received: dict[str, list[Any]] = {}
         self.running = 0
-        self.peak = 0
 
     def function(self, spec: dict[str, Any]):
         tid, calls = spec["id"], 0
@@ -64,7 +63,6 @@ class Probe:
             self.starts.setdefault(tid, []).append(loop.time())
             self.received.setdefault(tid, []).append([jsonable(a) for a in args])
             self.running += 1
-            self.peak = max(self.peak, self.running)
             try:
                 await asyncio.sleep(spec.get("seconds", 1.0))
                 if spec.get("broken") or calls <= spec.get("fail_first", 0):
@@ -117,8 +115,7 @@ def observe(sub: Any, params: dict[str, Any]) -> dict[str, Any]:
         run_virtual(main(), stall_timeout=2.0)
     except VirtualClockStall:
         seen["deadlock"] = True
-    return {**seen, "starts": probe.starts, "ends": probe.ends, "peak": probe.peak,
-            "received": probe.received}
+    return {**seen, "starts": probe.starts, "ends": probe.ends, "received": probe.received}
 
 
 def _status(task: Any) -> str:
@@ -143,6 +140,50 @@ def _seconds(rng: random.Random, low: float = 0.5, high: float = 2.0) -> float:
     return rng.randrange(int(low * 4), int(high * 4) + 1) / 4
 
 
+EPSILON = 1e-6
+
+
+def _consistent(params: dict, obs: dict) -> None:
+    """CheckFailed unless the observed attempts could have happened.
+
+    Each attempt of a task function sleeps at most its task's ``seconds``
+    (less when it is cut short), one attempt after the other, within the run.
+    Observations come from a process the submission controls: a forger has to
+    produce a whole consistent schedule, which is solving the exercise.
+    """
+    specs = {spec["id"]: spec for spec in params["tasks"]}
+    starts, ends = obs["starts"], obs["ends"]
+    problem = None
+    if set(starts) - set(specs) or set(starts) != set(ends):
+        problem = "有不属于这个场景的任务，或开始和结束对不上"
+    for tid, begun in starts.items():
+        if problem:
+            break
+        spec, ended = specs[tid], ends[tid]
+        for i, (start, end) in enumerate(zip(begun, ended, strict=True)):
+            took = end - start
+            if not -EPSILON <= took <= spec["seconds"] + EPSILON:
+                problem = f"任务 {tid} 的一次尝试用了 {took:g} 秒（应为 {spec['seconds']:g} 秒）"
+            elif i and start < ended[i - 1] - EPSILON:
+                problem = f"任务 {tid} 的两次尝试重叠了"
+    if problem is None and obs.get("elapsed") is not None and ends:
+        if max(max(times) for times in ends.values()) > obs["elapsed"] + EPSILON:
+            problem = "有任务在 run() 结束之后才结束"
+    if problem:
+        raise CheckFailed(f"检查进程报告的观测数据前后矛盾（{problem}）：可能是你的代码改动了评分用的代码")
+
+
+def _peak(obs: dict) -> int:
+    """The most attempts running at once, from the observed start and end times."""
+    moments = sorted([(t, 1) for times in obs["starts"].values() for t in times]
+                     + [(t, -1) for times in obs["ends"].values() for t in times], key=lambda m: (m[0], m[1]))
+    running = peak = 0
+    for _, change in moments:
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
 def _completed_run(params: dict, obs: dict) -> dict[str, dict]:
     """The per-task results of a run that must end normally, or CheckFailed saying why not."""
     if obs.get("deadlock"):
@@ -156,6 +197,7 @@ def _completed_run(params: dict, obs: dict) -> dict[str, dict]:
     if not isinstance(results, dict) or set(results) != expected:
         shown = obs.get("results_repr") if results is None else f"{sorted(results)!r:.80}"
         raise CheckFailed(f"run() 应返回包含全部任务的字典 {{任务id: Task}}，实际返回了 {shown}")
+    _consistent(params, obs)
     return results
 
 
@@ -336,8 +378,8 @@ def scenario_max_workers(rng: random.Random) -> dict:
 def judge_max_workers(params: dict, obs: dict) -> None:
     _completed_run(params, obs)
     workers, total = params["max_workers"], len(params["tasks"])
-    if obs["peak"] > workers:
-        raise CheckFailed(f"max_workers={workers}，却有 {obs['peak']} 个任务同时在运行")
+    if _peak(obs) > workers:
+        raise CheckFailed(f"max_workers={workers}，却有 {_peak(obs)} 个任务同时在运行")
     if len(obs["starts"]) != total:
         raise CheckFailed(f"{total} 个任务只运行了 {len(obs['starts'])} 个")
 
@@ -352,9 +394,9 @@ def judge_concurrent(params: dict, obs: dict) -> None:
     _completed_run(params, obs)
     workers, seconds, total = params["max_workers"], params["tasks"][0]["seconds"], len(params["tasks"])
     elapsed = obs["elapsed"]
-    if obs["peak"] < workers or elapsed > 2 * seconds + 0.5:
+    if _peak(obs) < workers or elapsed > 2 * seconds + 0.5:
         raise CheckFailed(f"{total} 个各需 {seconds:g} 秒的任务、{workers} 个工作槽，应约 {2 * seconds:g} 秒完成，"
-                          f"实际用了 {elapsed:.2f} 秒（最多同时运行 {obs['peak']} 个）")
+                          f"实际用了 {elapsed:.2f} 秒（最多同时运行 {_peak(obs)} 个）")
 
 
 def scenario_timeout(rng: random.Random) -> dict:
