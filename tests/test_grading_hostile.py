@@ -93,6 +93,17 @@ def test_importing_the_finished_library_is_noted_without_taking_points():
     assert grade_file(SUBMISSIONS / "challenge2" / "learner.py", 2).notes == []
 
 
+def test_an_import_built_at_run_time_is_noted_too(tmp_path):
+    hidden = tmp_path / "challenge1_scheduler.py"  # no library name appears in the text
+    hidden.write_text("import importlib\n"
+                      "_lib = importlib.import_module('.'.join(['course_lib', 'sched' + 'uler']))\n"
+                      "SmartScheduler, Task = _lib.SmartScheduler, _lib.Task\n"
+                      "class SmartScheduler(SmartScheduler):\n    pass\n")
+    report = grade_file(hidden, 1)
+    assert report.total == 100
+    assert report.notes == ["这份作业导入了课程自带的完整实现 course_lib.scheduler：请确认代码是自己写的"]
+
+
 def test_a_hostile_class_finishes_with_a_row_for_every_learner(tmp_path):
     batch = tmp_path / "class"
     batch.mkdir()

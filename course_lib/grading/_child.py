@@ -8,7 +8,8 @@ pointed at stderr, so whatever the submission prints lands in the output
 pipe the grader drains and bounds.  The report holds raw observations only
 (see observations.py); the grader judges them.  Writes outside the scratch
 folder (the working directory; HOME and TMPDIR point there too) are noted
-through an audit hook.  Exits with ``os._exit`` so threads a submission
+through an audit hook, and so is any use of the finished solutions
+(course_lib.scheduler or course_lib.agents), however it was imported.  Exits with ``os._exit`` so threads a submission
 left behind cannot keep it alive.
 """
 
@@ -24,7 +25,7 @@ from typing import Any, Callable, TextIO
 
 from .observations import MAX_NOTES, jsonable
 from .rubric import CheckFailed
-from .submissions import IMPORT_ONLY, find_check
+from .submissions import IMPORT_ONLY, find_check, library_note, library_part
 
 WRITE_MODES = set("wax+")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -88,6 +89,26 @@ def _watch_writes(scratch: Path, notes: list[str]) -> Callable[[str, tuple], Non
     return hook
 
 
+def _watch_imports(notes: list[str]) -> Callable[[str, tuple], None]:
+    """An audit hook noting import statements that reach the finished solutions."""
+    def hook(event: str, args: tuple) -> None:
+        try:
+            part = library_part(str(args[0])) if event == "import" else None
+            if part and library_note(part) not in notes and len(notes) < MAX_NOTES:
+                notes.append(library_note(part))
+        except Exception:  # noqa: BLE001 - a hook must never break the submission
+            pass
+
+    return hook
+
+
+def _library_loaded(notes: list[str]) -> None:
+    """Note the finished solutions that are loaded now (the grading code loads neither)."""
+    for part in {library_part(name) for name in list(sys.modules)} - {None}:
+        if library_note(part) not in notes and len(notes) < MAX_NOTES:
+            notes.append(library_note(part))
+
+
 def _load(path: Path) -> Any:
     sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("submission", path)
@@ -126,6 +147,7 @@ def main(argv: list[str]) -> None:
     notes: list[str] = []
     sys.dont_write_bytecode = True  # no __pycache__ next to the submission
     sys.addaudithook(_watch_writes(Path.cwd().resolve(), notes))
+    sys.addaudithook(_watch_imports(notes))
     _limit(int(memory_mb), int(output_bytes))
 
     def write(record: dict) -> None:
@@ -133,6 +155,7 @@ def main(argv: list[str]) -> None:
         report.flush()
 
     def finish(result: dict) -> None:
+        _library_loaded(notes)
         write({"result": result, "notes": notes})
         os._exit(0)
 

@@ -24,13 +24,13 @@ from typing import Optional, TextIO
 
 from .rubric import Check, CheckFailed, CheckResult, CriterionResult, Report
 from .sandbox import Limits, Run, run_check
-from .submissions import IMPORT_ONLY, criteria_for, detect_challenge, resolve_submission
+from .submissions import (IMPORT_ONLY, criteria_for, detect_challenge, library_note, library_part,
+                          resolve_submission)
 
 __all__ = ["DEFAULT_SALT", "SALT_VARIABLE", "grade_batch", "grade_file", "grading_seed"]
 
 SALT_VARIABLE = "COURSE_GRADER_SALT"
 DEFAULT_SALT = "course_lib self-check"  # learners' self-checks; instructors set their own
-LIBRARY_PARTS = {"scheduler": "course_lib.scheduler", "agents": "course_lib.agents"}
 
 
 def grading_seed(source: Path, salt: Optional[str] = None) -> str:
@@ -98,7 +98,11 @@ def judge(check: Check, params: dict, run: Run) -> tuple[bool, str]:
 
 
 def library_imports(source: Path) -> list[str]:
-    """Notes for a submission that imports the finished library instead of solving the exercise."""
+    """Notes for a submission whose text imports the finished library instead of solving the exercise.
+
+    This reads the file; the check processes also note the modules it
+    really loaded (_child.py), which catches imports built at run time.
+    """
     from ..scheduler import __all__ as scheduler_names
 
     try:
@@ -113,13 +117,11 @@ def library_imports(source: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
             if node.module == "course_lib" and {a.name for a in node.names} & set(scheduler_names):
-                found.add("scheduler")  # from course_lib import SmartScheduler
+                found.add("course_lib.scheduler")  # from course_lib import SmartScheduler
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             names = [node.value]  # importlib.import_module("course_lib.agents"), say
-        found |= {part for part, module in LIBRARY_PARTS.items()
-                  if any(name == module or name.startswith(module + ".") for name in names)}
-    return [f"这份作业导入了课程自带的完整实现 {LIBRARY_PARTS[part]}：请确认代码是自己写的"
-            for part in sorted(found)]
+        found |= {part for part in map(library_part, names) if part}
+    return [library_note(part) for part in sorted(found)]
 
 
 def grade_batch(folder: Path | str, out: Path | str, challenge: Optional[int] = None, *,

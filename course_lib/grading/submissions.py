@@ -7,10 +7,23 @@ from pathlib import Path
 
 from .rubric import Check, Criterion
 
-__all__ = ["IMPORT_ONLY", "criteria_for", "find_check", "detect_challenge", "resolve_submission"]
+__all__ = ["IMPORT_ONLY", "LIBRARY_PARTS", "criteria_for", "find_check", "detect_challenge",
+           "library_note", "library_part", "resolve_submission"]
 
 EXPECTED_FILES = {1: "challenge1_scheduler.py", 2: "challenge2_agents.py"}
 IMPORT_ONLY = "import"  # the pseudo-check that only loads the submission
+LIBRARY_PARTS = ("course_lib.scheduler", "course_lib.agents")  # the finished solutions
+
+
+def library_part(module: str) -> str | None:
+    """The finished solution *module* belongs to (``course_lib.agents.bus`` → ``course_lib.agents``)."""
+    return next((part for part in LIBRARY_PARTS if module == part or module.startswith(part + ".")),
+                None)
+
+
+def library_note(part: str) -> str:
+    """The note for a submission that uses the finished solution *part* (it costs no points)."""
+    return f"这份作业导入了课程自带的完整实现 {part}：请确认代码是自己写的"
 
 
 def criteria_for(challenge: int) -> tuple[Criterion, ...]:
