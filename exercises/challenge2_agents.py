@@ -197,7 +197,7 @@ class CalculatorAgent(BaseAgent):
         super().__init__(agent_id, {AgentCapability.CALCULATE})
 
     async def process_task(self, task: Dict[str, Any]) -> Any:
-        from course_lib.agents import evaluate  # safe: numbers and arithmetic only, never eval
+        from course_lib.calculator import evaluate  # safe: numbers and arithmetic only, never eval
 
         await asyncio.sleep(0.5)
         return {"result": evaluate(task.get("expression"))}

@@ -9,6 +9,7 @@ from course_lib.grading import grade_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions" / "challenge2"
+SOLUTIONS = ROOT / "course_lib" / "solutions"
 MUTANTS = sorted(SUBMISSIONS.glob("mut_*.py"))
 
 
@@ -16,9 +17,10 @@ def _lost(report):
     return {c.key for c in report.criteria if c.points < c.max}
 
 
-@pytest.mark.parametrize("name", ["correct", "learner"])
-def test_the_reference_agent_systems_score_full_marks(name):
-    report = grade_file(SUBMISSIONS / f"{name}.py", 2)
+@pytest.mark.parametrize("path", [SUBMISSIONS / "correct.py", SOLUTIONS / "challenge2_agents.py"],
+                         ids=["library", "worked_solution"])
+def test_the_reference_agent_systems_score_full_marks(path):
+    report = grade_file(path, 2)
     assert (report.total, report.max) == (100, 100), report.text()
     assert [(c.key, c.max) for c in report.criteria] == [
         ("registration", 20), ("dispatch_balancing", 25), ("messaging", 20),

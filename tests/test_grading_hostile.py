@@ -16,8 +16,9 @@ import pytest
 
 from course_lib.grading import Limits, grade_batch, grade_file
 from course_lib.grading.grader import grading_seed
-from course_lib.grading.sandbox import bubblewrap
+from course_lib.grading.sandbox import bubblewrap_works
 
+ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 FORGERIES = sorted((SUBMISSIONS / "forgeries").glob("*.py"))
 HOSTILE = SUBMISSIONS / "hostile"
@@ -63,7 +64,7 @@ def test_files_written_outside_the_scratch_folder_are_noted(tmp_path):
     assert any(str(target) in note for note in report.notes), report.notes
 
 
-@pytest.mark.skipif(bubblewrap() is None and os.environ.get("CI") != "true",
+@pytest.mark.skipif(not bubblewrap_works() and os.environ.get("CI") != "true",
                     reason="needs bubblewrap (apt-get install bubblewrap)")
 def test_the_sandbox_keeps_the_file_system_read_only(tmp_path):
     submission, target = tmp_path / "sub" / "writes_outside.py", tmp_path / "outside.txt"
@@ -74,6 +75,22 @@ def test_the_sandbox_keeps_the_file_system_read_only(tmp_path):
     assert not target.exists()
     assert report.total == 0 and "Read-only file system" in report.criteria[0].checks[0].reason
     assert grade_file(CORRECT, 1, limits=Limits(sandbox=True)).total == 100
+
+
+@pytest.mark.skipif(not bubblewrap_works() and os.environ.get("CI") != "true",
+                    reason="needs bubblewrap (apt-get install bubblewrap)")
+def test_a_batch_from_the_command_line_survives_a_file_that_kills_the_grader(tmp_path):
+    batch, out = tmp_path / "class", tmp_path / "out"
+    batch.mkdir()
+    shutil.copy(SUBMISSIONS / "escapes" / "kills_the_grader.py", batch / "mallory.py")
+    shutil.copy(CORRECT, batch / "alice.py")
+    done = subprocess.run([sys.executable, "-m", "course_lib.grading", "--batch", str(batch), "--out", str(out),
+                           "--challenge", "1"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "warning" not in done.stderr  # the sandbox is on by default where it works
+    with open(out / "gradebook.csv", encoding="utf-8") as handle:
+        rows = {row["learner"]: row["total"] for row in csv.DictReader(handle)}
+    assert rows == {"alice": "100", "mallory": "0"}
 
 
 def test_the_instructors_salt_changes_the_scenarios_and_never_reaches_the_child(tmp_path, monkeypatch):
@@ -90,12 +107,13 @@ def test_importing_the_finished_library_is_noted_without_taking_points():
     report = grade_file(CORRECT, 1)
     assert report.total == 100
     assert report.notes == ["这份作业导入了课程自带的完整实现 course_lib.scheduler：请确认代码是自己写的"]
-    assert grade_file(SUBMISSIONS / "challenge2" / "learner.py", 2).notes == []
+    assert grade_file(ROOT / "course_lib" / "solutions" / "challenge2_agents.py", 2).notes == []
 
 
 def test_an_import_built_at_run_time_is_noted_too(tmp_path):
     hidden = tmp_path / "challenge1_scheduler.py"  # no library name appears in the text
-    hidden.write_text("import importlib\n"
+    hidden.write_text("import importlib, sys\n"
+                      "sys.modules['__main__'].library_part = lambda name: None\n"  # the child's own helper
                       "_lib = importlib.import_module('.'.join(['course_lib', 'sched' + 'uler']))\n"
                       "SmartScheduler, Task = _lib.SmartScheduler, _lib.Task\n"
                       "class SmartScheduler(SmartScheduler):\n    pass\n")
@@ -134,7 +152,7 @@ def test_gradescope_results_json(tmp_path):
                          capture_output=True, text=True, check=True)
     results = json.loads(run.stdout)
     assert results["score"] == 93
-    assert len(results["tests"]) == 16
+    assert len(results["tests"]) == 17
     assert all(set(test) == {"name", "score", "max_score", "output"} for test in results["tests"])
     failed = [t for t in results["tests"] if t["score"] < t["max_score"]]
     assert len(failed) == 1 and failed[0]["output"].startswith("原因：")

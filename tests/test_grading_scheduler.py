@@ -33,10 +33,41 @@ def test_the_reference_implementation_scores_full_marks():
     assert [c.name for c in report.criteria] == ["优先级队列", "依赖关系", "并发控制和超时", "重试机制", "实时监控和统计"]
 
 
-def test_the_untouched_skeleton_scores_zero_with_reasons():
+def test_the_untouched_skeleton_gets_one_symptom_and_a_next_step_per_criterion():
     report = grade_file(ROOT / "exercises" / "challenge1_scheduler.py")
     assert report.total == 0 and report.challenge == 1
-    assert all("None" in reason for reason in _reasons(report))
+    text = report.text()
+    assert "None" in report.common_reason()
+    assert text.count("实际返回了 None") <= 2  # once at the top, once inside the bad-graph check's own reason
+    steps = [line for line in text.splitlines() if line.startswith("  下一步：")]
+    assert len(steps) == len(set(steps)) == len(report.criteria) == 5
+
+
+def test_a_file_that_does_not_parse_gets_one_reason_with_a_caret(tmp_path):
+    broken = tmp_path / "challenge1_scheduler.py"
+    broken.write_text("class SmartScheduler:\n    def run(self:\n        pass\n", encoding="utf-8")
+    text = grade_file(broken, 1).text()
+    assert text.count("语法错误") == 1
+    assert "第 2 行" in text and "\n      def run(self:\n             ^" in text
+
+
+def test_the_worked_solution_scores_full_marks_criterion_by_criterion():
+    solution = ROOT / "course_lib" / "solutions" / "challenge1_scheduler.py"
+    for criterion in ("priority", "dependencies", "concurrency_timeout", "retry", "monitoring"):
+        report = grade_file(solution, 1, only=criterion)
+        assert [c.key for c in report.criteria] == [criterion]
+        assert report.total == report.max > 0, report.text()
+    with pytest.raises(ValueError, match="no criterion 'speed'"):
+        grade_file(solution, 1, only="speed")
+
+
+def test_a_polling_scheduler_loses_what_polling_breaks_and_is_told_so():
+    report = grade_file(SUBMISSIONS / "challenge1" / "polling.py", 1)
+    failed = {check.name: check.reason for c in report.criteria for check in c.checks if not check.passed}
+    assert set(failed) == {"工作槽一空出就启动下一个任务（事件驱动，不轮询）",
+                           "依赖一完成，就和其他就绪任务按优先级竞争工作槽", "指数退避：retry_delay × 2^(k-1)"}
+    assert all("轮询" in reason for reason in failed.values()), failed
+    assert re.search(r"晚了 0\.\d+ 秒", failed["工作槽一空出就启动下一个任务（事件驱动，不轮询）"])
 
 
 def test_the_chapters_reference_solution_gets_what_its_bugs_deserve(tmp_path):

@@ -25,7 +25,7 @@ from .balancing import (
 )
 from .builtin import CalculatorAgent, SearchAgent, SummarizeAgent, TranslateAgent
 from .bus import InMemoryBus, MessageBus
-from .calculator import CalculatorError, evaluate
+from ..calculator import CalculatorError, evaluate
 from .coordinator import Coordinator
 from .taskqueue import TaskQueue
 from .types import (

@@ -14,7 +14,7 @@ import re
 from typing import Any, ClassVar, Optional
 
 from .agent import BaseAgent
-from .calculator import evaluate
+from ..calculator import evaluate
 from .types import AgentCapability, PermanentTaskError
 
 __all__ = ["SearchAgent", "CalculatorAgent", "SummarizeAgent", "TranslateAgent"]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, NamedTuple, Optional, Union
 
+from ..errors import PermanentTaskError
+
 __all__ = [
     "AgentCapability",
     "MessageType",
@@ -226,11 +228,6 @@ class AgentEvent(NamedTuple):
     attempt: int = 0
     from_agent: Optional[str] = None
     reason: str = ""
-
-
-class PermanentTaskError(Exception):
-    """Raise (a subclass of) this from ``process_task`` when a retry cannot help:
-    the task fails at once instead of being retried on another agent."""
 
 
 class InvalidTaskError(PermanentTaskError, ValueError):

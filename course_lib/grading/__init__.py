@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from .._lazy import exports
 
 _WHERE = {"grade_batch": ".grader", "grade_file": ".grader", "CheckFailed": ".rubric",
-          "Report": ".rubric", "Limits": ".sandbox", "report_widget": ".view", "show_report": ".view"}
+          "Report": ".rubric", "Limits": ".sandbox", "report_widget": ".view", "show_report": ".view",
+          "check_stage": ".view"}
 
 __all__ = sorted(_WHERE)
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from .grader import grade_batch, grade_file
     from .rubric import CheckFailed, Report
     from .sandbox import Limits
-    from .view import report_widget, show_report
+    from .view import check_stage, report_widget, show_report
 
 
 __getattr__, __dir__ = exports(__name__, _WHERE)

@@ -8,8 +8,8 @@ pointed at stderr, so whatever the submission prints lands in the output
 pipe the grader drains and bounds.  The report holds raw observations only
 (see observations.py); the grader judges them.  Writes outside the scratch
 folder (the working directory; HOME and TMPDIR point there too) are noted
-through an audit hook, and so is any use of the finished solutions
-(course_lib.scheduler or course_lib.agents), however it was imported.  Exits with ``os._exit`` so threads a submission
+through an audit hook; the course_lib modules loaded are reported, so the
+grader can note a submission that used the finished solutions.  Exits with ``os._exit`` so threads a submission
 left behind cannot keep it alive.
 """
 
@@ -23,9 +23,9 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from .observations import MAX_NOTES, jsonable
+from .observations import MAX_MODULES, MAX_NOTES, jsonable
 from .rubric import CheckFailed
-from .submissions import IMPORT_ONLY, find_check, library_note, library_part
+from .submissions import IMPORT_ONLY, find_check
 
 WRITE_MODES = set("wax+")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -89,24 +89,15 @@ def _watch_writes(scratch: Path, notes: list[str]) -> Callable[[str, tuple], Non
     return hook
 
 
-def _watch_imports(notes: list[str]) -> Callable[[str, tuple], None]:
-    """An audit hook noting import statements that reach the finished solutions."""
+def _watch_imports(modules: set[str]) -> Callable[[str, tuple], None]:
+    """An audit hook recording the course_lib modules that import statements load."""
+    add = modules.add
+
     def hook(event: str, args: tuple) -> None:
-        try:
-            part = library_part(str(args[0])) if event == "import" else None
-            if part and library_note(part) not in notes and len(notes) < MAX_NOTES:
-                notes.append(library_note(part))
-        except Exception:  # noqa: BLE001 - a hook must never break the submission
-            pass
+        if event == "import" and str(args[0]).startswith("course_lib.") and len(modules) < MAX_MODULES:
+            add(str(args[0]))
 
     return hook
-
-
-def _library_loaded(notes: list[str]) -> None:
-    """Note the finished solutions that are loaded now (the grading code loads neither)."""
-    for part in {library_part(name) for name in list(sys.modules)} - {None}:
-        if library_note(part) not in notes and len(notes) < MAX_NOTES:
-            notes.append(library_note(part))
 
 
 def _load(path: Path) -> Any:
@@ -129,6 +120,12 @@ def _describe(exc: BaseException, path: Path, when: str) -> str:
         return f"{when}调用了 sys.exit({exc.code!r})，检查被迫中断"
     if isinstance(exc, MemoryError):
         return f"{when}内存超过上限，可能在无限制地分配内存"
+    if isinstance(exc, SyntaxError):
+        line = (exc.text or "").rstrip("\n")
+        shown = line.lstrip()
+        caret = " " * max(0, (exc.offset or 1) - 1 - (len(line) - len(shown))) + "^"
+        code = f"\n    {shown}\n    {caret}" if shown else ""
+        return f"{when}发现语法错误：{exc.msg}（{Path(exc.filename or path).name} 第 {exc.lineno} 行）{code}"
     if isinstance(exc, RecursionError):
         return f"{when}递归太深（RecursionError）{_where(exc, path)}"
     message = str(exc)
@@ -147,19 +144,22 @@ def main(argv: list[str]) -> None:
     notes: list[str] = []
     sys.dont_write_bytecode = True  # no __pycache__ next to the submission
     sys.addaudithook(_watch_writes(Path.cwd().resolve(), notes))
-    sys.addaudithook(_watch_imports(notes))
+    modules: set[str] = set()
+    sys.addaudithook(_watch_imports(modules))
+    loaded, dumps = sys.modules, json.dumps  # taken before the submission can replace them
     _limit(int(memory_mb), int(output_bytes))
 
     def write(record: dict) -> None:
-        report.write(json.dumps(record, ensure_ascii=False) + "\n")
+        report.write(dumps(record, ensure_ascii=False) + "\n")
         report.flush()
 
     def finish(result: dict) -> None:
-        _library_loaded(notes)
-        write({"result": result, "notes": notes})
+        seen = modules | {name for name in list(loaded) if name.startswith("course_lib.")}
+        write({"result": result, "notes": notes, "modules": sorted(seen)[:MAX_MODULES]})
         os._exit(0)
 
     check = None if check_key == IMPORT_ONLY else find_check(int(challenge), check_key)
+    observe = check and check.observe  # taken before the submission is loaded
     try:
         module = _load(path)
     except BaseException as exc:  # noqa: BLE001 - a submission may raise anything
@@ -168,7 +168,7 @@ def main(argv: list[str]) -> None:
     if check is None:
         finish({"ok": True, "observations": {}})
     try:
-        observations = jsonable(check.observe(module, params))
+        observations = jsonable(observe(module, params))
     except CheckFailed as failure:
         finish({"ok": False, "reason": str(failure)})
     except BaseException as exc:  # noqa: BLE001

@@ -711,28 +711,34 @@ CRITERIA = (
         _check("cards", "connect() 后 AgentInfo 记下能力，状态为 idle", 7, _cards),
         _check("multi_capability", "一个 Agent 可以有多种能力", 7, _submit_all_and_wait),
         _check("completed_counter", "AgentInfo.tasks_completed 计数正确", 6, _submit_all_and_wait),
-    )),
+    ), todo="register_agent 为 Agent 建一张 AgentInfo（能力、状态 idle）和一个收件箱；"
+            "assign_task 给任务编号并交给有这种能力的 Agent，Agent 的 run() 取出任务、调用 process_task、"
+            "用 send_message 发回 TASK_RESULT，协调器把结果存进 results 并给 tasks_completed 加 1"),
     Criterion("dispatch_balancing", "任务分发和负载均衡", (
         _check("routing", "任务只交给有相应能力的 Agent", 9, _submit_all_and_wait),
         _check("idle_before_busy", "有空闲的 Agent 时先交给空闲的（快慢不同、任务长短不同）", 8, _staggered),
         _check("assign_at_once", "assign_task 立刻返回 id，结果按 id 存进 results", 8, _submit_all_and_wait),
-    )),
+    ), todo="assign_task 立刻返回任务 id，不等结果；协调器只把任务交给有该能力、此刻空闲的 Agent，"
+            "都在忙就先排队，等有 Agent 空下来（收到它的结果）再交出去"),
     Criterion("messaging", "消息传递", (
         _check("result_messages", "结果作为 TASK_RESULT 消息发回", 7, _submit_all_and_wait),
         _check("heartbeat_idle", "空闲时定期发送 HEARTBEAT 消息", 6, _idle_for),
         _check("heartbeat_busy", "忙着处理长任务时也照常发送心跳", 7, _submit_all_and_wait),
-    )),
+    ), todo="Agent 的 run() 另开一个 asyncio 任务，每 HEARTBEAT_INTERVAL 秒用 send_message 发一条 HEARTBEAT，"
+            "处理任务时也不停；结果一律作为 TASK_RESULT 消息发回"),
     Criterion("fault_tolerance", "容错和故障恢复", (
         _check("failover", "Agent 做到一半崩溃，任务由别的 Agent 完成", 6, _crash_the_busy_one),
         _check("offline", "停止心跳的 Agent 被标为 offline", 4, _crash_one),
         _check("retry", "处理出错的任务被重试并完成", 4, _submit_all_and_wait),
         _check("retry_limit", "最多尝试 3 次，之后算作失败", 3, _submit_and_watch),
         _check("late_answer", "沉默后迟到的结果不会让任务完成两次", 3, _late),
-    )),
+    ), todo="monitor_agents 在 run() 里定时检查：超过 HEARTBEAT_TIMEOUT 秒没心跳的 Agent 标为 offline，"
+            "它手上的任务重新排队；process_task 抛异常的任务最多尝试 3 次；同一个任务的结果只记一次"),
     Criterion("monitoring", "系统监控和统计", (
         _check("stats", "get_stats() 给出总数和每个 Agent 的完成数", 4, _submit_all_and_wait),
         _check("stats_mid_run", "运行途中、有失败时 get_stats() 也正确", 4, _peek_while_running),
         _check("live_status", "运行中能看到 busy 状态和更新的心跳时间", 4, _status_over_time),
         _check("back_to_idle", "任务做完后状态回到 idle", 3, _status_over_time),
-    )),
+    ), todo="get_stats() 返回 {\"completed\": 完成数, \"agents\": {id: {\"completed\": n, \"status\": 状态}}}，"
+            "随时准确；Agent 拿到任务时标为 busy，做完回到 idle，每次心跳更新 last_heartbeat"),
 )

@@ -40,21 +40,29 @@ def grading_seed(source: Path, salt: Optional[str] = None) -> str:
 
 
 def grade_file(path: Path | str, challenge: Optional[int] = None, *, limits: Limits = Limits(),
-               jobs: int = 2, salt: Optional[str] = None) -> Report:
+               jobs: int = 2, salt: Optional[str] = None, only: Optional[str] = None) -> Report:
     """Run every check of the rubric on one submission (each in its own subprocess).
 
     *salt* (default: the COURSE_GRADER_SALT environment variable, else a
     fixed self-check salt) keys the scenarios; keep the instructor's secret.
+    *only* names one criterion (``"priority"``, say) to grade that one alone,
+    as the notebooks do after each stage of a challenge.
     """
     source = resolve_submission(Path(path), challenge)
     challenge = challenge or detect_challenge(source)
     seed = grading_seed(source, salt)
-    checks = [(f"{c.key}.{check.key}", check) for c in criteria_for(challenge) for check in c.checks]
+    criteria = criteria_for(challenge)
+    if only is not None:
+        keys = [c.key for c in criteria]
+        if only not in keys:
+            raise ValueError(f"challenge {challenge} has no criterion {only!r}; choose one of {', '.join(keys)}")
+        criteria = tuple(c for c in criteria if c.key == only)
+    checks = [(f"{c.key}.{check.key}", check) for c in criteria for check in c.checks]
     notes = library_imports(source)
     # Load it once first: a file that hangs, exits or fails at import loses
     # every check for that one reason, without paying the time limit per check.
     loaded = run_check(source, challenge, IMPORT_ONLY, {}, limits)
-    notes += loaded.report.notes
+    notes += loaded.report.notes + _library_used(loaded.report.modules)
     if loaded.failure or not loaded.report.ok:
         reason = loaded.failure or loaded.report.reason
         outcomes = [(False, reason, [])] * len(checks)
@@ -63,14 +71,14 @@ def grade_file(path: Path | str, challenge: Optional[int] = None, *, limits: Lim
             key, check = item
             params = check.scenario(random.Random(f"{seed}:{key}"))
             run = run_check(source, challenge, key, params, limits)
-            return (*judge(check, params, run), run.report.notes)
+            return (*judge(check, params, run), run.report.notes + _library_used(run.report.modules))
 
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             outcomes = list(pool.map(one, checks))
     report = Report(challenge, Path(path).name)
     results = iter(outcomes)
-    for criterion in criteria_for(challenge):
-        row = CriterionResult(criterion.key, criterion.name)
+    for criterion in criteria:
+        row = CriterionResult(criterion.key, criterion.name, todo=criterion.todo)
         for check in criterion.checks:
             passed, reason, check_notes = next(results)
             notes += check_notes
@@ -97,11 +105,20 @@ def judge(check: Check, params: dict, run: Run) -> tuple[bool, str]:
     return True, ""
 
 
+def _library_used(modules: list[str]) -> list[str]:
+    """Notes for the finished solutions among the modules a check process loaded.
+
+    The grading code loads neither, so they came from the submission,
+    however it spelled the import.
+    """
+    return [library_note(part) for part in sorted({library_part(name) for name in modules} - {None})]
+
+
 def library_imports(source: Path) -> list[str]:
     """Notes for a submission whose text imports the finished library instead of solving the exercise.
 
-    This reads the file; the check processes also note the modules it
-    really loaded (_child.py), which catches imports built at run time.
+    This reads the file; `_library_used` also notes the modules it really
+    loaded, which catches imports built at run time.
     """
     from ..scheduler import __all__ as scheduler_names
 

@@ -4,7 +4,9 @@ The child writes JSON lines to its report channel: ``{"stage": "imported"}``
 once the submission is loaded, then one ``{"result": ...}``:
 ``{"ok": true, "observations": {...}}`` when the scenario ran, or
 ``{"ok": false, "reason": "..."}`` when the learner's code made it
-impossible (it raised, or returned something unusable), plus ``"notes"``.
+impossible (it raised, or returned something unusable), plus ``"notes"``
+and ``"modules"`` (the course_lib modules that were loaded: the grader
+notes a submission that used the finished solutions).
 
 The channel is reachable by the submission, so nothing in it is trusted:
 `parse_report` takes a size-bounded byte string and returns a `ChildReport`
@@ -24,6 +26,7 @@ from typing import Any, Optional
 __all__ = ["ChildReport", "jsonable", "parse_report"]
 
 MAX_NOTES = 20
+MAX_MODULES = 500
 MAX_TEXT = 500
 MAX_DEPTH = 12
 
@@ -53,7 +56,12 @@ class ChildReport:
     observations: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)  # course_lib modules the child saw loaded
     malformed: str = ""  # why the report cannot be read, if it cannot
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def parse_report(data: bytes, truncated: bool = False) -> ChildReport:
@@ -68,7 +76,7 @@ def parse_report(data: bytes, truncated: bool = False) -> ChildReport:
             continue
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested a million deep
             report.malformed = "报告里有不是 JSON 的内容"
             return report
         if not isinstance(record, dict):
@@ -84,12 +92,13 @@ def parse_report(data: bytes, truncated: bool = False) -> ChildReport:
     if not results:
         return report
     record, result = results[0], results[0]["result"]
-    notes = record.get("notes", [])
+    notes, modules = record.get("notes", []), record.get("modules", [])
     if not isinstance(result, dict) or not isinstance(result.get("ok"), bool) \
-            or not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            or not _strings(notes) or not _strings(modules):
         report.malformed = "结果的格式不对"
         return report
     report.notes = [note[:MAX_TEXT] for note in notes[:MAX_NOTES]]
+    report.modules = [name[:MAX_TEXT] for name in modules[:MAX_MODULES]]
     report.ok = result["ok"]
     if report.ok:
         observations = result.get("observations", {})

@@ -9,6 +9,7 @@ instructors); keys are English (read by programs).
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ class Criterion:
     key: str
     name: str
     checks: tuple[Check, ...]
+    todo: str = ""  # what to build first for it, from the contract (shown while it scores nothing)
 
     @property
     def max(self) -> int:
@@ -61,6 +63,7 @@ class CriterionResult:
     key: str
     name: str
     checks: list[CheckResult] = field(default_factory=list)
+    todo: str = ""
 
     @property
     def points(self) -> int:
@@ -72,7 +75,7 @@ class CriterionResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "name": self.name, "points": self.points, "max": self.max,
-                "checks": [c.as_dict() for c in self.checks]}
+                "checks": [c.as_dict() for c in self.checks], **({"todo": self.todo} if self.todo else {})}
 
 
 @dataclass
@@ -104,19 +107,58 @@ class Report:
         output = self.text() if self.error else "\n".join(f"注意：{note}" for note in self.notes)
         return {"score": self.total, "tests": tests, **({"output": output} if output else {})}
 
+    def common_reason(self) -> str:
+        """The reason most failed checks share (an import error, run() returning None), or "".
+
+        "Most" is at least three checks and at least half of the failed ones.
+        """
+        reasons = [check.reason for criterion in self.criteria for check in criterion.checks
+                   if not check.passed]
+        if not reasons:
+            return ""
+        reason, count = Counter(reasons).most_common(1)[0]
+        return reason if count >= 3 and 2 * count >= len(reasons) else ""
+
+    @staticmethod
+    def reasons_to_show(criterion: CriterionResult, common: str) -> list[str]:
+        """Per check of *criterion*, its reason, or "" where it passed or the reason was said already."""
+        said, shown = {common, ""}, []
+        for check in criterion.checks:
+            reason = "" if check.passed or check.reason in said else check.reason
+            said.add(check.reason)
+            shown.append(reason)
+        return shown
+
     def text(self) -> str:
-        """The report for people, in Chinese."""
+        """The report for people, in Chinese: a to-do list more than a list of symptoms.
+
+        A reason shared by most failed checks is said once, at the top; a
+        criterion that scores nothing yet says what to build first; within a
+        criterion a reason is not repeated.
+        """
         if self.error:
             return f"无法评分：{self.error}"
         lines = [f"挑战 {self.challenge} 评分报告：{self.submission}", ""]
+        common = self.common_reason()
+        if common:
+            lines += ["大部分没通过的检查都卡在同一个问题上：", *_indented(common, "  "), ""]
         for criterion in self.criteria:
             lines.append(f"【{criterion.name}】 {criterion.points} / {criterion.max} 分")
-            for check in criterion.checks:
+            if criterion.points == 0 and criterion.todo:
+                lines.append(f"  下一步：{criterion.todo}")
+            for check, reason in zip(criterion.checks, self.reasons_to_show(criterion, common)):
                 mark = "✔" if check.passed else "✘"
                 lines.append(f"  {mark} {check.name}（{check.points}/{check.max}）")
-                if not check.passed:
-                    lines.append(f"      原因：{check.reason}")
+                if reason:
+                    lines += _indented(reason, "      原因：", "        ")
         lines += ["", f"总分：{self.total} / {self.max}"]
         if self.notes:
             lines += ["", "注意（不扣分）："] + [f"  - {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def _indented(text: str, first: str, rest: str | None = None) -> list[str]:
+    """*text*'s lines, the first after *first* and the others after *rest* (a code line and its caret)."""
+    head, *tail = text.splitlines() or [""]
+    rest = first if rest is None else rest
+    return [first + head, *(rest + line for line in tail)]

@@ -18,12 +18,15 @@ its supervisor, the grader still finds its processes by a marker in their
 environment and kills them.
 
 This is isolation, not a security sandbox: the code runs with the grader's
-user rights.  ``Limits(sandbox=True)`` adds bubblewrap where installed (no
-network, everything read-only but the scratch folder).
+user rights, so it can signal the grader or leave a process that outlives
+it.  ``Limits(sandbox=True)`` adds bubblewrap where installed: a PID
+namespace of its own, no network, everything read-only but the scratch
+folder.  The command line uses it for a batch whenever it works.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -42,7 +45,7 @@ import course_lib
 
 from .observations import ChildReport, parse_report
 
-__all__ = ["Limits", "Run", "bubblewrap", "run_check"]
+__all__ = ["Limits", "Run", "bubblewrap", "bubblewrap_works", "run_check"]
 
 SUPERVISOR = Path(__file__).with_name("_supervise.py")
 LIBRARY_ROOT = Path(course_lib.__file__).resolve().parent.parent
@@ -72,6 +75,20 @@ class Run:
 def bubblewrap() -> Optional[str]:
     """The bubblewrap executable, or None."""
     return shutil.which("bwrap")
+
+
+@functools.cache
+def bubblewrap_works() -> bool:
+    """Whether bubblewrap is installed and may make namespaces here (some containers forbid it)."""
+    executable = bubblewrap()
+    if executable is None:
+        return False
+    try:
+        return subprocess.run([executable, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net",
+                               "--proc", "/proc", "--dev", "/dev", "true"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def run_check(submission: Path, challenge: int, check_key: str, params: dict[str, Any],

@@ -89,6 +89,7 @@ def observe(sub: Any, params: dict[str, Any]) -> dict[str, Any]:
             if spec.get("deps"):
                 extra["dependencies"] = set(spec["deps"])
             await scheduler.add_task(sub.Task(id=spec["id"], func=probe.function(spec), **extra))
+        seen["begun"] = loop.time()
         runner = asyncio.ensure_future(scheduler.run())
         if params.get("peek") is not None:
             await asyncio.sleep(params["peek"])
@@ -246,6 +247,30 @@ def judge_fifo_ties(params: dict, obs: dict) -> None:
                           f"实际顺序是 {'、'.join(started)}")
 
 
+def scenario_starts_at_once(rng: random.Random) -> dict:
+    # Durations in odd milliseconds: the moments a slot frees fall between
+    # the ticks of any sleep-based polling loop.
+    return {"max_workers": 1, "tasks": [{"id": tid, "seconds": rng.randrange(101, 999, 2) / 1000}
+                                        for tid in _ids(rng, rng.randint(4, 6))]}
+
+
+def judge_starts_at_once(params: dict, obs: dict) -> None:
+    _completed_run(params, obs)
+    started = _first_starts(obs)
+    free_at = obs.get("begun", 0.0)
+    for tid in started:
+        _at_once(tid, obs["starts"][tid][0], free_at, "工作槽")
+        free_at = obs["ends"][tid][-1]
+
+
+def _at_once(tid: str, start: float, free_at: float, what: str) -> None:
+    """CheckFailed naming polling unless *tid* started the moment it could (*free_at*)."""
+    if start > free_at + EPSILON:
+        raise CheckFailed(f"{what}在 t={free_at:.3f} 就空出来了，任务 {tid} 却在 t={start:.3f} 才开始，"
+                          f"晚了 {start - free_at:.3f} 秒。看起来调度器在用 sleep 定时轮询；"
+                          "应该在任务结束的那一刻（完成回调或事件）就启动下一个任务")
+
+
 def scenario_best_ready_next(rng: random.Random) -> dict:
     gate, urgent, *fillers = _ids(rng, rng.randint(4, 6))
     filler_priority = rng.randint(4, 8)
@@ -271,6 +296,7 @@ def judge_best_ready_next(params: dict, obs: dict) -> None:
         raise CheckFailed(f"{gate['id']} 在 t={ready_at:g} 完成后 {urgent['id']}（优先级 {urgent['priority']}）"
                           f"就已就绪，却让优先级 {fillers[0]['priority']} 的 {'、'.join(jumped)} 先开始了"
                           f"（{urgent['id']} 在 t={urgent_at:g} 才开始）")
+    _at_once(urgent["id"], urgent_at, ready_at, f"依赖 {gate['id']} 完成、唯一的工作槽")
 
 
 # -------------------------------------------------------------- dependencies
@@ -469,8 +495,10 @@ def judge_backoff(params: dict, obs: dict) -> None:
     expected = [0.0, delay, 3 * delay, 7 * delay]
     starts = [round(t, 3) for t in obs["starts"].get(spec["id"], [])]
     if starts != expected:
+        late = len(starts) == len(expected) and all(0 <= s - e <= 0.5 for s, e in zip(starts, expected))
         raise CheckFailed(f"retry_delay={delay:g} 时，第 k 次重试前应等 {delay:g}×2^(k-1) 秒，"
-                          f"即在 {'、'.join(f'{t:g}' for t in expected)} 秒开始尝试；实际在 {starts} 秒")
+                          f"即在 {'、'.join(f'{t:g}' for t in expected)} 秒开始尝试；实际在 {starts} 秒"
+                          + ("。每次都晚一点点，看起来是用 sleep 定时轮询造成的：退避结束的那一刻就该开始" if late else ""))
 
 
 # ------------------------------------------------------------------ monitoring
@@ -548,27 +576,33 @@ CRITERIA = (
     Criterion("priority", "优先级队列", (
         _check("priority_order", "优先级数字小的先执行", 8),
         _check("fifo_ties", "优先级相同按加入顺序执行", 6),
-        _check("best_ready_next", "工作槽空出时启动已就绪中最优先的任务", 6),
-    )),
+        _check("starts_at_once", "工作槽一空出就启动下一个任务（事件驱动，不轮询）", 6),
+    ), todo="add_task 把任务按（priority，加入顺序）放进堆（heapq）；run() 每当有空闲的工作槽，"
+            "就弹出最优先的任务交给 process_task 运行，全部结束后返回 {任务id: Task}"),
     Criterion("dependencies", "依赖关系", (
-        _check("waits_for_dependency", "任务等所有依赖完成后才开始", 7),
-        _check("passes_result", "依赖的结果作为位置参数传入（章节的 task_b）", 6),
-        _check("failed_dependency", "上游失败时下游被取消且不会卡住", 6),
-        _check("bad_graphs", "循环依赖和未知依赖抛出 ValueError", 6, observe_bad_graphs),
-    )),
+        _check("waits_for_dependency", "任务等所有依赖完成后才开始", 5),
+        _check("passes_result", "依赖的结果作为位置参数传入（章节的 task_b）", 5),
+        _check("best_ready_next", "依赖一完成，就和其他就绪任务按优先级竞争工作槽", 5),
+        _check("failed_dependency", "上游失败时下游被取消且不会卡住", 5),
+        _check("bad_graphs", "循环依赖和未知依赖抛出 ValueError", 5, observe_bad_graphs),
+    ), todo="run() 开始前检查依赖（未知的 id 或循环 → ValueError）；任务的依赖全部 completed 后才进入堆，"
+            "依赖的结果作为额外的位置参数传给它；上游失败、超时或取消时，下游全部变成 cancelled"),
     Criterion("concurrency_timeout", "并发控制和超时", (
         _check("max_workers", "同时运行的任务不超过 max_workers", 7),
         _check("concurrent", "真正并发地使用所有工作槽", 6),
         _check("timeout", "超时的任务被取消并标记为 timeout", 7),
-    )),
+    ), todo="让最多 max_workers 个任务同时运行（每个任务一个 asyncio 任务，用计数或 Semaphore 限制名额）；"
+            "每次尝试用 asyncio.wait_for(…, task.timeout) 包住，超时的任务最终状态是 timeout"),
     Criterion("retry", "重试机制", (
         _check("retry_success", "失败后重试直到成功，retries 计数正确", 5),
         _check("retry_limit", "最多尝试 1 + max_retries 次，error 保留最后的异常", 5),
         _check("backoff", "指数退避：retry_delay × 2^(k-1)", 5),
-    )),
+    ), todo="process_task 捕获异常后重试：最多尝试 1 + max_retries 次，第 k 次重试前等 "
+            "retry_delay * 2 ** (k - 1) 秒；task.retries 记重试次数，task.error 留最后一个异常"),
     Criterion("monitoring", "实时监控和统计", (
         _check("final_stats", "结束后 total/completed/failed 正确（failed 含超时）", 7),
         _check("status_counts", "status 给出 7 种状态的数量", 6),
         _check("stats_during_run", "运行途中 get_stats() 反映正在运行的任务", 7),
-    )),
+    ), todo="get_stats() 返回 total、completed、failed（含 timeout）和 status（7 种状态各有几个）；"
+            "状态随运行及时更新，run() 运行途中调用也要准确"),
 )

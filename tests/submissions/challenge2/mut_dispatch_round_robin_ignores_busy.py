@@ -1,8 +1,8 @@
 # criterion: dispatch_balancing -- round robin over capable agents, busy or not: a short task waits behind a long one.
 import itertools
 
-from learner import AgentCapability, AgentInfo, BaseAgent, Message, MessageType  # noqa: F401
-from learner import Coordinator as _Learner
+from course_lib.solutions.challenge2_agents import AgentCapability, AgentInfo, BaseAgent, Message, MessageType  # noqa: F401
+from course_lib.solutions.challenge2_agents import Coordinator as _Learner
 
 
 class Coordinator(_Learner):

@@ -1,6 +1,6 @@
 # criterion: fault_tolerance -- a late answer from an agent thought dead is accepted and counted again.
-from learner import AgentCapability, AgentInfo, BaseAgent, Message, MessageType  # noqa: F401
-from learner import Coordinator as _Learner
+from course_lib.solutions.challenge2_agents import AgentCapability, AgentInfo, BaseAgent, Message, MessageType  # noqa: F401
+from course_lib.solutions.challenge2_agents import Coordinator as _Learner
 
 
 class Coordinator(_Learner):

@@ -1,6 +1,6 @@
 # criterion: fault_tolerance -- a task that keeps failing is retried forever.
-from learner import AgentCapability, AgentInfo, BaseAgent, Message, MessageType  # noqa: F401
-from learner import Coordinator as _Learner
+from course_lib.solutions.challenge2_agents import AgentCapability, AgentInfo, BaseAgent, Message, MessageType  # noqa: F401
+from course_lib.solutions.challenge2_agents import Coordinator as _Learner
 
 
 class Coordinator(_Learner):

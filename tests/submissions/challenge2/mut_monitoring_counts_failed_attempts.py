@@ -1,6 +1,6 @@
 # criterion: monitoring -- get_stats() counts failed attempts as completed.
-from learner import AgentCapability, AgentInfo, BaseAgent, Message, MessageType  # noqa: F401
-from learner import Coordinator as _Learner
+from course_lib.solutions.challenge2_agents import AgentCapability, AgentInfo, BaseAgent, Message, MessageType  # noqa: F401
+from course_lib.solutions.challenge2_agents import Coordinator as _Learner
 
 
 class Coordinator(_Learner):

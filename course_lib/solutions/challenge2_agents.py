@@ -1,8 +1,8 @@
-"""A learner's full solution of exercises/challenge2_agents.py, written from the skeleton.
-
-It uses nothing of course_lib, so single-bug mutants can override one piece
-of it (mut_*.py in this folder import from here or from correct.py).
-"""
+# 挑战 2 的一份参考解答：从 exercises/challenge2_agents.py 的骨架写成，只用标准库。
+#
+# 先自己做，卡住了再来看。对应 06 笔记本的五步：注册 · 分发和负载均衡 · 消息 · 容错 · 监控。
+#
+# 评分：python -m course_lib.grading course_lib/solutions/challenge2_agents.py
 import asyncio
 import itertools
 from abc import ABC, abstractmethod

@@ -17,7 +17,7 @@ import operator
 from collections.abc import Callable
 from typing import Union
 
-from .types import PermanentTaskError
+from .errors import PermanentTaskError
 
 __all__ = ["CalculatorError", "FUNCTIONS", "CONSTANTS", "evaluate"]
 
