@@ -13,12 +13,14 @@ the learners.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+import re
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from ._jupyter import WidgetDisplay, widgets_available
 
-__all__ = ["Question", "QUESTIONS", "Quiz"]
+__all__ = ["Question", "QUESTIONS", "Quiz", "inline_markdown"]
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,27 @@ class Question:
     def letters(self) -> str:
         return "ABCDEFGH"[: len(self.options)]
 
+    def with_answer_at(self, letter: str) -> "Question":
+        """The same question with its right option moved to *letter* (the others keep their order)."""
+        index = "ABCDEFGH".index(self.answer)
+        others = self.options[:index] + self.options[index + 1:]
+        at = "ABCDEFGH".index(letter)
+        return replace(self, options=others[:at] + (self.options[index],) + others[at:], answer=letter)
 
-QUESTIONS: tuple[Question, ...] = (
+
+def inline_markdown(text: str) -> str:
+    """*text* as HTML, with Markdown's code spans and bold rendered (all a question needs)."""
+    parts = re.split(r"(`[^`]+`)", text)
+    out = []
+    for part in parts:
+        if len(part) > 1 and part.startswith("`") and part.endswith("`"):
+            out.append(f"<code>{html.escape(part[1:-1])}</code>")
+        else:
+            out.append(re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(part)))
+    return "".join(out)
+
+
+_WRITTEN: tuple[Question, ...] = (
     # The chapter's three questions (reworded), then our own.
     Question(
         "下面哪一项【不是】我们选用异步编程的主要理由？",
@@ -132,18 +153,28 @@ QUESTIONS: tuple[Question, ...] = (
     ),
 )
 
+# Where each right option goes: the chapter's three keys, then spread so that
+# no letter holds more than 40% of the keys (answering "all B" must not pass).
+KEY_LAYOUT = "BAB" "DCADCBADCAD"
+QUESTIONS: tuple[Question, ...] = tuple(q.with_answer_at(letter) for q, letter in zip(_WRITTEN, KEY_LAYOUT,
+                                                                                       strict=True))
+
 
 class Quiz:
-    """Self-test with immediate feedback, an explanation per answer and a score."""
+    """Self-test with immediate feedback, an explanation per answer and a score.
+
+    The score counts each question's first answer: the learner may answer
+    again, and reads the explanation either way.
+    """
 
     def __init__(self, questions: Sequence[Question] = QUESTIONS) -> None:
         self.questions = tuple(questions)
-        self.answers: dict[int, str] = {}
+        self.first_answers: dict[int, str] = {}
         self.widget: Any = None
 
     @property
     def score(self) -> int:
-        return sum(self.questions[i].answer == a for i, a in self.answers.items())
+        return sum(self.questions[i].answer == a for i, a in self.first_answers.items())
 
     def answer(self, index: int, letter: str) -> tuple[bool, str]:
         """Record an answer; return (correct, feedback text in Chinese)."""
@@ -151,9 +182,12 @@ class Quiz:
         letter = letter.strip().upper()
         if letter not in question.letters():
             raise ValueError(f"question {index + 1}: answer with one of {question.letters()}, got {letter!r}")
-        self.answers[index] = letter
+        again = index in self.first_answers
+        self.first_answers.setdefault(index, letter)
         correct = letter == question.answer
-        verdict = "✅ 正确！" if correct else f"❌ 不对，正确答案是 {question.answer}。"
+        verdict = "✅ 正确！" if correct else "❌ 不对。"
+        if again:
+            verdict += "（这题按第一次的答案计分）"
         return correct, f"{verdict}{question.explanation}"
 
     def grade(self, letters: str) -> str:
@@ -187,17 +221,20 @@ class Quiz:
         return None
 
     def build_widget(self) -> Any:
+        """One card per question: the prompt and options rendered, letter buttons, submit, feedback."""
         import ipywidgets as w
 
         score = w.HTML(self._score_html())
         cards = []
         for i, q in enumerate(self.questions):
-            choice = w.RadioButtons(options=[(f"{l}. {o}", l) for l, o in zip(q.letters(), q.options)],
-                                    value=None, layout=w.Layout(width="auto"))
+            options = "".join(f"<div>{l}. {inline_markdown(o)}</div>" for l, o in zip(q.letters(), q.options))
+            prompt = w.HTML(f"<b>{i + 1}. {inline_markdown(q.prompt)}</b>{options}")
+            choice = w.ToggleButtons(options=list(q.letters()), value=None,
+                                     style={"button_width": "3em"})
             submit = w.Button(description="提交", button_style="primary")
             feedback = w.HTML()
             submit.on_click(self._on_submit(i, choice, feedback, score))
-            cards.append(w.VBox([w.HTML(f"<b>{i + 1}. {q.prompt}</b>"), choice, submit, feedback]))
+            cards.append(w.VBox([prompt, choice, submit, feedback]))
         self.widget = w.VBox([*cards, score])
         return self.widget
 
@@ -208,10 +245,11 @@ class Quiz:
                 return
             correct, text = self.answer(index, choice.value)
             color = "#2ca02c" if correct else "#d62728"
-            feedback.value = f'<span style="color:{color}">{text}</span>'
+            feedback.value = f'<span style="color:{color}">{inline_markdown(text)}</span>'
             score.value = self._score_html()
 
         return handler
 
     def _score_html(self) -> str:
-        return f"<b>得分：{self.score} / {len(self.questions)}</b>（已答 {len(self.answers)} 题）"
+        return (f"<b>得分：{self.score} / {len(self.questions)}</b>"
+                f"（已答 {len(self.first_answers)} 题；每题按第一次提交的答案计分）")

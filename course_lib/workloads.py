@@ -30,7 +30,7 @@ def crunch(n: int) -> int:
     """Busy arithmetic for *n* steps (time grows linearly with *n*); returns a checksum."""
     total = 0
     for i in range(n):
-        total = (total + i * i) % 1_000_003
+        total = (total * 31 + i) % 1_000_003  # small ints only: each step costs the same
     return total
 
 
@@ -56,11 +56,24 @@ def timed_crunch(name: str, n: int) -> CpuJob:
     return CpuJob(name, start, time.time(), os.getpid(), result)
 
 
-def calibrate(seconds: float, *, probe: int = 200_000) -> int:
-    """An *n* for which ``crunch(n)`` takes about *seconds* on this machine."""
+def calibrate(seconds: float, *, repeats: int = 3) -> int:
+    """An *n* for which ``crunch(n)`` takes about *seconds* on this machine.
+
+    The probe grows until one run takes at least 50 ms, and the fastest of
+    *repeats* runs counts (like ``timeit``): a busy moment makes a run slower,
+    never faster.
+    """
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
+    probe = 10_000
+    while True:
+        took = min(_duration(probe) for _ in range(repeats))
+        if took >= 0.05:
+            return max(1, int(probe * seconds / took))
+        probe *= 4
+
+
+def _duration(n: int) -> float:
     started = time.perf_counter()
-    crunch(probe)
-    elapsed = max(time.perf_counter() - started, 1e-6)
-    return max(1, int(probe * seconds / elapsed))
+    crunch(n)
+    return time.perf_counter() - started

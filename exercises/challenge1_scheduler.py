@@ -15,7 +15,11 @@
 #   5. 监控：get_stats() 随时可调用，返回 total、completed、failed（含 timeout）和 status（7 种状态的数量）。
 #
 # 评分用的场景（任务 id、时长、优先级）每份作业都不一样，由评分器随机生成：只有真正满足上面的要求才能通过。
-# 提示：不要用 `while ...: await asyncio.sleep(0.1)` 轮询；评分用的是虚拟时钟，轮询会被发现。
+# 提示：不要用 `while ...: await asyncio.sleep(0.1)` 轮询：评分用的是虚拟时钟，能精确量出
+# “工作槽空出来”到“下一个任务开始”之间晚了多少，轮询会因此丢分。
+#
+# 也可以一步一步来：notebooks/05_challenge1_scheduler.ipynb 把这个文件分成五步，
+# 每步之后只检查一项：python -m course_lib.grading exercises/challenge1_scheduler.py --only priority
 
 import asyncio
 from typing import List, Dict, Any, Optional, Callable, Set
@@ -41,7 +45,7 @@ class Task:
     func: Callable
     args: tuple = field(default_factory=tuple)
     kwargs: dict = field(default_factory=dict)
-    priority: int = 1  # lower runs first
+    priority: int = 1  # 数字越小越先运行
     dependencies: Set[str] = field(default_factory=set)
     timeout: float = 30.0
     max_retries: int = 3
@@ -60,74 +64,64 @@ class Task:
 
 
 class SmartScheduler:
-    """Runs tasks by priority and dependencies, with a worker limit, timeouts and retries."""
+    """按优先级和依赖运行任务；限制同时运行的数量，支持超时和重试。"""
 
     def __init__(self, max_workers: int = 5):
-        """Create an empty scheduler.
+        """创建一个空的调度器。
 
-        Contract: at most ``max_workers`` task functions run at the same time.
-        Create no asyncio objects that need a running loop here if you can
-        avoid it (the grader creates the scheduler inside a coroutine, so
-        ``asyncio.Semaphore`` is fine).
+        约定：同一时刻最多有 ``max_workers`` 个任务函数在运行。
+        （评分器在协程里创建调度器，所以在这里创建 ``asyncio.Semaphore`` 这类对象也没问题。）
         """
         self.max_workers = max_workers
         # TODO: priority queue (heapq), dependency bookkeeping, concurrency limit, statistics
         pass
 
     async def add_task(self, task: Task) -> str:
-        """Register *task* and return its id.
+        """登记 *task*，返回它的 id。
 
-        Contract: tasks are added before ``run()``; the add order breaks ties
-        between equal priorities (first added runs first).
+        约定：任务都在 ``run()`` 之前加入；优先级相同时，先加入的先运行。
         """
         # TODO
         pass
 
     async def process_task(self, task: Task) -> Task:
-        """Run one task to its final state and return it.
+        """把一个任务运行到最终状态，并返回它。
 
-        Contract:
-        - call ``task.func(*task.args, *dependency_results, **task.kwargs)``
-          where the dependency results come in sorted id order for a set and
-          in the given order for a list (the chapter's ``task_b(a_result)``);
-        - each attempt is limited to ``task.timeout`` seconds; an attempt that
-          overruns is cancelled; if the last attempt timed out the task ends
-          ``TaskStatus.TIMEOUT``;
-        - a failing attempt is retried, at most ``1 + task.max_retries``
-          attempts in all, waiting ``task.retry_delay * 2 ** (k - 1)`` seconds
-          before retry k; ``task.retries`` counts the retries made and
-          ``task.error`` keeps the last exception; a task that never succeeds
-          ends ``TaskStatus.FAILED``;
-        - a success stores the return value in ``task.result`` and ends
-          ``TaskStatus.COMPLETED``.
+        约定：
+        - 调用 ``task.func(*task.args, *依赖的结果, **task.kwargs)``：依赖是集合时，
+          结果按依赖的 id 排序；是列表时，按列表的顺序（就像章节里的 ``task_b(a_result)``）；
+        - 每一次尝试最多运行 ``task.timeout`` 秒，超时就取消这次尝试；
+          最后一次尝试超时的任务，最终状态是 ``TaskStatus.TIMEOUT``；
+        - 尝试失败就重试，一共最多尝试 ``1 + task.max_retries`` 次；
+          第 k 次重试之前等 ``task.retry_delay * 2 ** (k - 1)`` 秒；
+          ``task.retries`` 记已经重试了几次，``task.error`` 保存最后一次的异常；
+          一直没成功的任务，最终状态是 ``TaskStatus.FAILED``；
+        - 成功时把返回值存进 ``task.result``，最终状态是 ``TaskStatus.COMPLETED``。
         """
         # TODO
         pass
 
     async def run(self) -> Dict[str, Task]:
-        """Run every added task to a final state; return ``{task_id: task}``.
+        """把加入的每个任务都运行到最终状态，返回 ``{任务id: 任务}``。
 
-        Contract:
-        - raise ``ValueError`` before running anything if a dependency id is
-          unknown or the dependencies form a cycle;
-        - whenever a worker is free, start the ready task (all dependencies
-          COMPLETED) with the lowest ``priority``, ties by add order;
-        - never run more than ``max_workers`` tasks at once, and do use all
-          of them when enough tasks are ready;
-        - when a dependency ends FAILED, TIMEOUT or CANCELLED, every task that
-          depends on it (directly or not) ends ``TaskStatus.CANCELLED``
-          without running, and ``run()`` still returns;
-        - wake up on events (a task finished), not by polling with sleep.
+        约定：
+        - 依赖了不存在的任务，或者依赖绕成一个圈：在运行任何任务之前抛出 ``ValueError``；
+        - 一旦有空闲的工作槽，就在那一刻启动“已就绪”（依赖都 COMPLETED）的任务里
+          ``priority`` 最小的那个；一样小的，先加入的先启动；
+        - 同时运行的任务不超过 ``max_workers`` 个；就绪的任务够多时，要把工作槽都用上；
+        - 某个依赖最终是 FAILED、TIMEOUT 或 CANCELLED 时，直接或间接依赖它的任务都
+          不再运行，最终状态是 ``TaskStatus.CANCELLED``，``run()`` 照常返回；
+        - 靠事件醒来（某个任务结束了），不要用 sleep 定时轮询：评分器会量出任务晚开始了多少。
         """
         # TODO
         pass
 
     def get_stats(self) -> Dict[str, Any]:
-        """Counts at any moment, also while ``run()`` is working.
+        """任何时候都能调用的统计，``run()`` 运行途中也可以。
 
-        Contract: a dict with ``total`` (tasks added), ``completed``,
-        ``failed`` (FAILED plus TIMEOUT) and ``status``: a dict mapping every
-        ``TaskStatus`` value ("pending", "waiting", ...) to its count.
+        约定：返回一个字典，包含 ``total``（加入的任务数）、``completed``、
+        ``failed``（FAILED 加上 TIMEOUT）和 ``status``：一个字典，
+        给出每种 ``TaskStatus`` 的值（"pending"、"waiting"……）各有几个任务。
         """
         # TODO
         pass

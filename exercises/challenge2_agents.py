@@ -31,6 +31,9 @@
 # 只有真正满足上面的要求才能通过。
 #
 # 提示：评分在虚拟时钟上运行，sleep 不花真实时间；别用 eval 计算表达式。
+#
+# 也可以一步一步来：notebooks/06_challenge2_agents.ipynb 把这个文件分成五步，
+# 每步之后只检查一项：python -m course_lib.grading exercises/challenge2_agents.py --only registration
 
 import asyncio
 from typing import Dict, List, Set, Any, Optional, Callable
@@ -38,8 +41,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from abc import ABC, abstractmethod
 
-HEARTBEAT_INTERVAL = 1.0  # seconds between an agent's heartbeats
-HEARTBEAT_TIMEOUT = 3.0  # silence after which the coordinator marks an agent offline
+HEARTBEAT_INTERVAL = 1.0  # Agent 两次心跳之间的秒数
+HEARTBEAT_TIMEOUT = 3.0  # 沉默多少秒后，协调器把 Agent 标为 offline
 
 
 class AgentCapability(Enum):
@@ -73,13 +76,13 @@ class Message:
 class AgentInfo:
     id: str
     capabilities: Set[AgentCapability]
-    status: str = "idle"  # idle, busy, offline
+    status: str = "idle"  # idle（空闲）、busy（忙）、offline（离线）
     tasks_completed: int = 0
     last_heartbeat: float = field(default_factory=_loop_time)
 
 
 class BaseAgent(ABC):
-    """An agent with some capabilities; subclasses implement `process_task`."""
+    """有若干能力的 Agent；子类实现 `process_task`。"""
 
     def __init__(self, agent_id: str, capabilities: Set[AgentCapability]):
         self.id = agent_id
@@ -89,43 +92,40 @@ class BaseAgent(ABC):
         self.running = False
 
     async def connect(self, coordinator: "Coordinator"):
-        """Register with *coordinator*.
+        """向 *coordinator* 报到。
 
-        Contract: afterwards ``coordinator.agents[self.id]`` is an `AgentInfo`
-        with this agent's capabilities and status "idle".
+        约定：之后 ``coordinator.agents[self.id]`` 是一张 `AgentInfo`，
+        记着这个 Agent 的能力，状态是 "idle"。
         """
         self.coordinator = coordinator
         await coordinator.register_agent(self)
 
     @abstractmethod
     async def process_task(self, task: Dict[str, Any]) -> Any:
-        """Do *task* and return its result; raising means this attempt failed."""
+        """完成 *task* 并返回结果；抛出异常表示这次尝试失败了。"""
 
     async def run(self):
-        """The agent's main loop; the grader runs it as a task and may cancel it (a crash).
+        """Agent 的主循环；评分器把它当作一个任务运行，也可能取消它（模拟崩溃）。
 
-        Contract:
-        - take TASK_REQUEST messages from ``self.message_queue`` and run
-          `process_task` for each, sending the outcome back with
-          ``send_message(Message(MessageType.TASK_RESULT, self.id, ..., ...))``;
-        - send ``Message(MessageType.HEARTBEAT, self.id, ...)`` with
-          `send_message` every ``HEARTBEAT_INTERVAL`` seconds, busy or idle
-          (a task may take longer than ``HEARTBEAT_TIMEOUT``: heartbeats must
-          go on while `process_task` runs);
-        - when cancelled, stop everything at once (no more results, no more
-          heartbeats): the coordinator must notice and move its task.
+        约定：
+        - 从 ``self.message_queue`` 取出 TASK_REQUEST 消息，对每个任务调用 `process_task`，
+          用 ``send_message(Message(MessageType.TASK_RESULT, self.id, ..., ...))`` 把结果发回；
+        - 不管空闲还是忙碌，每 ``HEARTBEAT_INTERVAL`` 秒用 `send_message` 发一条
+          ``Message(MessageType.HEARTBEAT, self.id, ...)``（一个任务可能比 ``HEARTBEAT_TIMEOUT``
+          还长：`process_task` 运行时心跳也不能停）；
+        - 被取消时立刻全部停下（不再发结果，也不再发心跳）：协调器要能发现，并把它的任务转给别人。
         """
         # TODO
         pass
 
     async def send_message(self, message: Message):
-        """Send *message* through the coordinator (the grader watches this method)."""
+        """通过协调器发送 *message*（评分器会观察这个方法）。"""
         # TODO
         pass
 
 
 class Coordinator:
-    """Registers agents, hands out tasks, watches heartbeats, keeps results."""
+    """登记 Agent、分派任务、盯着心跳、保存结果。"""
 
     def __init__(self):
         self.agents: Dict[str, AgentInfo] = {}
@@ -134,50 +134,44 @@ class Coordinator:
         self.results: Dict[str, Any] = {}
 
     async def register_agent(self, agent: BaseAgent):
-        """Record *agent* in ``self.agents`` (an `AgentInfo`) and give it an inbox."""
+        """在 ``self.agents`` 里给 *agent* 建一张 `AgentInfo`，并给它一个收件箱。"""
         # TODO
         pass
 
     async def assign_task(self, task: Dict[str, Any]) -> str:
-        """Queue *task* and return its new, unique id at once (do not wait for it).
+        """把 *task* 排进队列，立刻返回一个新的、不重复的任务 id（不要等它做完）。
 
-        Contract:
-        - ``task["type"]`` is an `AgentCapability`; only agents with it get the task;
-        - when a capable agent is idle, the task goes to an idle one at once,
-          never into the queue of a busy agent (agents differ in speed and
-          tasks in length), so several agents work in parallel;
-        - when the task is done, ``self.results[task_id]`` is its result, set
-          once: a late answer from an agent that was thought offline (it was
-          only silent) changes nothing;
-        - a task whose ``process_task`` raised is tried again (another agent if
-          there is one), up to 3 attempts in all; then it has failed and gets
-          no entry in ``self.results``.
+        约定：
+        - ``task["type"]`` 是一个 `AgentCapability`；只有有这种能力的 Agent 才能拿到这个任务；
+        - 有会做的 Agent 空闲时，任务立刻交给空闲的那个，绝不排到忙碌的 Agent 后面
+          （Agent 有快有慢，任务有长有短），这样几个 Agent 能同时干活；
+        - 任务完成后，``self.results[task_id]`` 是它的结果，只写一次：一个被当成离线的
+          Agent（其实只是沉默了一会儿）迟到的结果，什么也不改变；
+        - ``process_task`` 抛出异常的任务要再试（有别的 Agent 就换一个），一共最多尝试 3 次；
+          之后算失败，不在 ``self.results`` 里留条目。
         """
         # TODO
         pass
 
     async def monitor_agents(self):
-        """Watch heartbeats (run it from `run`).
+        """盯着心跳（在 `run` 里运行它）。
 
-        Contract: update ``AgentInfo.last_heartbeat`` on each HEARTBEAT; an
-        agent silent for ``HEARTBEAT_TIMEOUT`` seconds becomes "offline" and
-        its unfinished task goes back to the queue for another agent.  An
-        agent working on a task is "busy"; when it has none left it is "idle"
-        again.
+        约定：每收到一条 HEARTBEAT，更新 ``AgentInfo.last_heartbeat``；沉默了
+        ``HEARTBEAT_TIMEOUT`` 秒的 Agent 变成 "offline"，它没做完的任务放回队列交给别的 Agent。
+        正在做任务的 Agent 是 "busy"，手上没有任务了就回到 "idle"。
         """
         # TODO
         pass
 
     async def run(self):
-        """The coordinator's main loop; the grader runs it as a task and cancels it at the end."""
+        """协调器的主循环；评分器把它当作一个任务运行，最后取消它。"""
         # TODO
         pass
 
     def get_stats(self) -> Dict[str, Any]:
-        """Contract: ``{"completed": n, "agents": {agent_id: {"completed": n, "status": s}}}``
-        (more keys are welcome), correct at any time: ``completed`` counts the
-        tasks in ``self.results`` so far, not tasks handed out, not failed
-        attempts, and a late duplicate answer never twice."""
+        """约定：返回 ``{"completed": n, "agents": {agent_id: {"completed": n, "status": s}}}``
+        （可以有更多的键），任何时候都准确：``completed`` 只数已经在 ``self.results`` 里的任务，
+        不数交出去还没做完的，不数失败的尝试，迟到的重复结果也不会数两次。"""
         # TODO
         pass
 
@@ -197,7 +191,7 @@ class CalculatorAgent(BaseAgent):
         super().__init__(agent_id, {AgentCapability.CALCULATE})
 
     async def process_task(self, task: Dict[str, Any]) -> Any:
-        from course_lib.calculator import evaluate  # safe: numbers and arithmetic only, never eval
+        from course_lib.calculator import evaluate  # 安全：只认数字和四则运算，绝不用 eval
 
         await asyncio.sleep(0.5)
         return {"result": evaluate(task.get("expression"))}

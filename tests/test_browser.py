@@ -246,8 +246,11 @@ def _no_check(page):
 
 
 def _quiz_answers_a_click(page):
-    card = _cell_with(page, "quiz.show()").locator(".widget-vbox:has(> .widget-radio)").first
-    card.locator("input[type=radio]").first.check()
+    cell = _cell_with(page, "quiz.show()")
+    assert cell.locator(".widget-html code").count() > 0, "code spans in the quiz are not rendered"
+    assert "`" not in cell.locator(".widget-html").first.text_content()
+    card = cell.locator(".widget-vbox:has(> .widget-toggle-buttons)").first
+    card.locator(".widget-toggle-button").first.click()
     card.locator("button:has-text('提交')").click()
     feedback = card.locator(".widget-html").last
     page.wait_for_function("(node) => /[✅❌]/.test(node.textContent)",
@@ -271,7 +274,7 @@ def _report_expands(page):
     report.locator(".jupyter-widget-Collapse-header").first.click()
     contents = report.locator(".jupyter-widget-Collapse-contents").first
     contents.wait_for(state="visible", timeout=10_000)
-    assert "原因" in contents.text_content() or "✔" in contents.text_content()
+    assert any(word in contents.text_content() for word in ("下一步", "原因", "✔"))
 
 
 CHECKS = {"04": _quiz_answers_a_click, "05": _scheduler_dashboard_and_report,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from course_lib.quiz import QUESTIONS, Quiz
+from course_lib.quiz import QUESTIONS, Quiz, inline_markdown
 
 KEY = "".join(q.answer for q in QUESTIONS)
 
@@ -20,7 +20,7 @@ def test_feedback_explains_right_and_wrong_answers():
     correct, text = quiz.answer(0, "b")
     assert correct and text.startswith("✅") and "多进程" in text
     correct, text = quiz.answer(1, "C")
-    assert not correct and "正确答案是 A" in text
+    assert not correct and text.startswith("❌") and "gather" in text  # the explanation either way
     assert quiz.score == 1
 
 
@@ -52,3 +52,31 @@ def test_widget_gives_feedback_and_score_on_submit():
     submit.click()
     assert "正确" in feedback.value
     assert "得分：1 /" in box.children[-1].value
+
+
+def test_no_letter_holds_more_than_two_fifths_of_the_keys():
+    for letter in "ABCD":
+        assert KEY.count(letter) <= 0.4 * len(KEY), (letter, KEY)
+        assert Quiz().grade(letter * len(QUESTIONS)).endswith(f"得分：{KEY.count(letter)} / {len(QUESTIONS)}")
+
+
+def test_the_score_counts_first_attempts_and_a_retry_still_explains():
+    quiz = Quiz()
+    wrong = next(l for l in QUESTIONS[4].letters() if l != QUESTIONS[4].answer)
+    correct, first = quiz.answer(4, wrong)
+    assert not correct and QUESTIONS[4].explanation in first
+    correct, again = quiz.answer(4, QUESTIONS[4].answer)
+    assert correct and QUESTIONS[4].explanation in again and "第一次" in again
+    assert quiz.score == 0
+    quiz.answer(0, QUESTIONS[0].answer)
+    quiz.answer(0, "A")  # a later wrong answer does not take the point away
+    assert quiz.score == 1
+
+
+def test_markdown_in_questions_and_options_renders():
+    assert inline_markdown("用 `asyncio.Queue` 和 **两个** <b>") == \
+        "用 <code>asyncio.Queue</code> 和 <b>两个</b> &lt;b&gt;"
+    box = Quiz().build_widget()
+    shown = "".join(card.children[0].value for card in box.children[:-1])
+    assert "<code>" in shown and "`" not in shown
+    assert all("`" not in option for card in box.children[:-1] for option in card.children[1].options)
