@@ -696,6 +696,9 @@ def scenario_back_to_idle(rng: random.Random) -> dict:
 
 def judge_back_to_idle(params: dict, obs: dict) -> None:
     _done(params, obs, [params["tasks"][0]["n"]])
+    if obs["during"].get("status") != "busy":  # "back" to idle: it has to have left it first
+        raise CheckFailed(f"Agent 的状态应在处理任务时变成 busy、做完回到 idle；处理任务时实际是 "
+                          f"{obs['during'].get('status')}")
     status = obs["after"].get("status")
     if status != "idle":
         raise CheckFailed(f"任务完成 {params['after']:g} 秒后，Agent 的状态应回到 idle，实际还是 {status}")

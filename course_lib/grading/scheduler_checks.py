@@ -277,7 +277,7 @@ def scenario_best_ready_next(rng: random.Random) -> dict:
     return {"max_workers": 1, "tasks": [
         {"id": gate, "seconds": _seconds(rng), "priority": 0},
         *({"id": f, "seconds": _seconds(rng), "priority": filler_priority} for f in fillers),
-        {"id": urgent, "seconds": _seconds(rng), "priority": rng.randint(1, filler_priority - 1),
+        {"id": urgent, "seconds": _seconds(rng), "priority": rng.randint(-3, -1),  # beats the gate too
          "deps": [gate]},
     ]}
 
@@ -291,6 +291,9 @@ def judge_best_ready_next(params: dict, obs: dict) -> None:
     ready_at, urgent_at = obs["ends"].get(gate["id"], [None])[0], _start(obs, urgent["id"])
     if ready_at is None or urgent_at is None:
         raise CheckFailed(f"任务 {urgent['id']} 或 {gate['id']} 没有运行")
+    if urgent_at < ready_at - EPSILON:
+        raise CheckFailed(f"任务 {urgent['id']} 在 t={urgent_at:g} 就开始了，它的依赖 {gate['id']} "
+                          f"在 t={ready_at:g} 才完成")
     jumped = [f["id"] for f in fillers if ready_at <= (_start(obs, f["id"]) or -1.0) < urgent_at]
     if jumped:
         raise CheckFailed(f"{gate['id']} 在 t={ready_at:g} 完成后 {urgent['id']}（优先级 {urgent['priority']}）"
