@@ -33,7 +33,10 @@ def test_the_untouched_skeleton_scores_zero_and_is_detected_as_challenge_2():
     report = grade_file(ROOT / "exercises" / "challenge2_agents.py")
     assert report.challenge == 2 and report.total == 0
     reasons = [c.reason for crit in report.criteria for c in crit.checks]
-    assert all(reasons) and any("assign_task()" in r for r in reasons)
+    assert all(reasons) and "assign_task()" in report.common_reason()
+    steps = [line for line in report.text().splitlines() if line.startswith("  下一步：")]
+    assert len(steps) == len(set(steps)) == len(report.criteria) == 5
+    assert report.text().count(report.common_reason()) == 1
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda p: p.stem)

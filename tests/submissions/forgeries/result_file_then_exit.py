@@ -31,3 +31,4 @@ os._exit(0)
 {"passed": true, "reason": ""}
 {"passed": true, "reason": ""}
 {"passed": true, "reason": ""}
+{"passed": true, "reason": ""}
