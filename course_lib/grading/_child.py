@@ -1,6 +1,9 @@
 """Subprocess side of `sandbox.run_check`: load the submission, run one scenario.
 
-    python -m course_lib.grading._child SUBMISSION CHALLENGE CHECK MEMORY_MB OUTPUT_BYTES
+    python -m course_lib.grading._child SUBMISSION FOLDER CHALLENGE CHECK MEMORY_MB OUTPUT_BYTES
+
+SUBMISSION is the grader's copy of the learner's file; FOLDER is where the
+original lives, so the file can import its sibling modules.
 
 The scenario's parameters come on stdin (JSON).  The report goes to the
 process's original stdout, which becomes a private channel: fd 1 is then
@@ -100,8 +103,8 @@ def _watch_imports(modules: set[str]) -> Callable[[str, tuple], None]:
     return hook
 
 
-def _load(path: Path) -> Any:
-    sys.path.insert(0, str(path.parent))
+def _load(path: Path, folder: Path) -> Any:
+    sys.path.insert(0, str(folder))
     spec = importlib.util.spec_from_file_location("submission", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules["submission"] = module
@@ -135,7 +138,7 @@ def _describe(exc: BaseException, path: Path, when: str) -> str:
 
 
 def main(argv: list[str]) -> None:
-    submission, challenge, check_key, memory_mb, output_bytes = argv
+    submission, folder, challenge, check_key, memory_mb, output_bytes = argv
     path = Path(submission).resolve()
     params = json.loads(sys.stdin.buffer.read(MAX_PARAMS) or b"{}")
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
@@ -161,7 +164,7 @@ def main(argv: list[str]) -> None:
     check = None if check_key == IMPORT_ONLY else find_check(int(challenge), check_key)
     observe = check and check.observe  # taken before the submission is loaded
     try:
-        module = _load(path)
+        module = _load(path, Path(folder))
     except BaseException as exc:  # noqa: BLE001 - a submission may raise anything
         finish({"ok": False, "reason": _describe(exc, path, "导入你的文件时")})
     write({"stage": "imported"})

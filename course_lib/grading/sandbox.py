@@ -98,7 +98,7 @@ def run_check(submission: Path, challenge: int, check_key: str, params: dict[str
         scratch = Path(tmp).resolve()
         token = secrets.token_hex(8)
         process = subprocess.Popen(
-            _command(submission, challenge, check_key, limits, scratch),
+            _command(_copy_into(scratch, submission), challenge, check_key, limits, scratch),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=scratch,
             env=_environment(scratch, token), start_new_session=(os.name == "posix"),
         )
@@ -126,8 +126,22 @@ def run_check(submission: Path, challenge: int, check_key: str, params: dict[str
                           finished)
 
 
-def _command(submission: Path, challenge: int, check_key: str, limits: Limits, scratch: Path) -> list[str]:
-    child = [sys.executable, "-m", "course_lib.grading._child", str(submission), str(challenge),
+def _copy_into(scratch: Path, submission: Path) -> tuple[Path, Path]:
+    """The submission's copy in *scratch* (which the child runs) and its own folder.
+
+    The child may write to the file it runs; the learner's file stays as it
+    was, so the next grading sees the same content and gets the same seed.
+    """
+    copy = scratch / "submission" / submission.name
+    copy.parent.mkdir()
+    shutil.copyfile(submission, copy)
+    return copy, submission.parent
+
+
+def _command(files: tuple[Path, Path], challenge: int, check_key: str, limits: Limits,
+             scratch: Path) -> list[str]:
+    copy, folder = files
+    child = [sys.executable, "-m", "course_lib.grading._child", str(copy), str(folder), str(challenge),
              check_key, str(limits.memory_mb), str(limits.output_bytes)]
     if limits.sandbox:
         child = _in_bubblewrap(child, scratch)
@@ -236,6 +250,11 @@ def _interpret(report: ChildReport, returncode: Optional[int], output: _Drain, l
                        "检查被中断；请删掉循环里的 print")
     elif report.malformed:
         run.failure = f"检查进程的报告无法读取（{report.malformed}）：可能是你的代码写坏了它"
+    elif finished and returncode is not None and returncode < 0:
+        # The supervisor exits with a code of its own; only a signal from outside
+        # (the submission) ends it like this.  Whether a report got out first is
+        # a race, so it never counts: the same file always gets the same score.
+        run.failure = "评分用的监督进程被终止了：你的代码不能结束或干扰评分用的进程"
     elif report.ok is not None:
         return run
     elif returncode == TIMED_OUT or not finished:
