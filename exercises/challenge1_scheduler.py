@@ -10,7 +10,7 @@
 #      （集合按 id 排序，列表按给出顺序）；上游失败/超时/取消 → 下游变成 cancelled，run() 仍然结束；
 #      循环依赖或依赖了不存在的任务 → run() 抛出 ValueError，任何任务都不运行。
 #   3. 并发与超时：同时运行的任务不超过 max_workers，且要真正并发；每次尝试超过 timeout 秒就取消，状态 timeout。
-#   4. 重试：最多尝试 1 + max_retries 次；第 k 次重试前等 retry_delay * 2**(k-1) 秒；
+#   4. 重试：最多尝试 1 + max_retries 次；第 k 次重试前等 retry_delay * 2**(k-1) 秒，等待时不占工作槽；
 #      retries 记录重试次数，error 保留最后一次异常。
 #   5. 监控：get_stats() 随时可调用，返回 total、completed、failed（含 timeout）和 status（7 种状态的数量）。
 #
@@ -93,7 +93,8 @@ class SmartScheduler:
         - 每一次尝试最多运行 ``task.timeout`` 秒，超时就取消这次尝试；
           最后一次尝试超时的任务，最终状态是 ``TaskStatus.TIMEOUT``；
         - 尝试失败就重试，一共最多尝试 ``1 + task.max_retries`` 次；
-          第 k 次重试之前等 ``task.retry_delay * 2 ** (k - 1)`` 秒；
+          第 k 次重试之前等 ``task.retry_delay * 2 ** (k - 1)`` 秒，等待期间不占工作槽
+          （别的任务可以先用它）；
           ``task.retries`` 记已经重试了几次，``task.error`` 保存最后一次的异常；
           一直没成功的任务，最终状态是 ``TaskStatus.FAILED``；
         - 成功时把返回值存进 ``task.result``，最终状态是 ``TaskStatus.COMPLETED``。

@@ -156,7 +156,7 @@ def test_gradescope_results_json(tmp_path):
                          capture_output=True, text=True, check=True)
     results = json.loads(run.stdout)
     assert results["score"] == 93
-    assert len(results["tests"]) == 17
+    assert len(results["tests"]) == 18
     assert all(set(test) == {"name", "score", "max_score", "output"} for test in results["tests"])
     failed = [t for t in results["tests"] if t["score"] < t["max_score"]]
     assert len(failed) == 1 and failed[0]["output"].startswith("原因：")

@@ -65,7 +65,8 @@ def test_a_polling_scheduler_loses_what_polling_breaks_and_is_told_so():
     report = grade_file(SUBMISSIONS / "challenge1" / "polling.py", 1)
     failed = {check.name: check.reason for c in report.criteria for check in c.checks if not check.passed}
     assert set(failed) == {"工作槽一空出就启动下一个任务（事件驱动，不轮询）",
-                           "依赖一完成，就和其他就绪任务按优先级竞争工作槽", "指数退避：retry_delay × 2^(k-1)"}
+                           "依赖一完成，就和其他就绪任务按优先级竞争工作槽", "指数退避：retry_delay × 2^(k-1)",
+                           "退避等待期间不占工作槽"}
     assert all("轮询" in reason for reason in failed.values()), failed
     assert re.search(r"晚了 0\.\d+ 秒", failed["工作槽一空出就启动下一个任务（事件驱动，不轮询）"])
 
@@ -108,7 +109,7 @@ def test_hangs_and_exits_cost_only_their_checks():
     hang = grade_file(SUBMISSIONS / "challenge1" / "mut_retry_hangs.py", 1)
     assert hang.total == 85 and all("卡住" in r for r in _reasons(hang))
     exits = grade_file(SUBMISSIONS / "challenge1" / "mut_retry_os_exit.py", 1)
-    assert exits.total == 95 and "os._exit" in _reasons(exits)[0]
+    assert exits.total == 96 and "os._exit" in _reasons(exits)[0]
 
 
 def test_the_same_submission_gets_the_same_report_when_graded_again():

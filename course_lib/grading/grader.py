@@ -24,7 +24,7 @@ from typing import Optional, TextIO
 
 from .rubric import Check, CheckFailed, CheckResult, CriterionResult, Report
 from .sandbox import Limits, Run, run_check
-from .submissions import (IMPORT_ONLY, criteria_for, detect_challenge, library_note, library_part,
+from .submissions import (criteria_for, detect_challenge, library_note, library_part,
                           resolve_submission)
 
 __all__ = ["DEFAULT_SALT", "SALT_VARIABLE", "grade_batch", "grade_file", "grading_seed"]
@@ -59,28 +59,29 @@ def grade_file(path: Path | str, challenge: Optional[int] = None, *, limits: Lim
         criteria = tuple(c for c in criteria if c.key == only)
     checks = [(f"{c.key}.{check.key}", check) for c in criteria for check in c.checks]
     notes = library_imports(source)
-    # Load it once first: a file that hangs, exits or fails at import loses
-    # every check for that one reason, without paying the time limit per check.
-    loaded = run_check(source, challenge, IMPORT_ONLY, {}, limits)
-    notes += loaded.report.notes + _library_used(loaded.report.modules)
-    if loaded.failure or not loaded.report.ok:
-        reason = loaded.failure or loaded.report.reason
-        outcomes = [(False, reason, [])] * len(checks)
-    else:
-        def one(item: tuple[str, Check]) -> tuple[bool, str, list[str]]:
-            key, check = item
-            params = check.scenario(random.Random(f"{seed}:{key}"))
-            run = run_check(source, challenge, key, params, limits)
-            return (*judge(check, params, run), run.report.notes + _library_used(run.report.modules))
 
+    def one(item: tuple[str, Check]) -> tuple[bool, str, list[str], bool]:
+        key, check = item
+        params = check.scenario(random.Random(f"{seed}:{key}"))
+        run = run_check(source, challenge, key, params, limits)
+        return (*judge(check, params, run), run.report.notes + _library_used(run.report.modules),
+                run.report.imported)
+
+    # The first check runs alone: a file that hangs, exits or fails at import
+    # loses every check for that one reason, without paying the time limit
+    # for each of them.
+    first = one(checks[0])
+    if not first[3]:
+        outcomes = [first] * len(checks)
+    else:
         with ThreadPoolExecutor(max(1, jobs)) as pool:
-            outcomes = list(pool.map(one, checks))
+            outcomes = [first, *pool.map(one, checks[1:])]
     report = Report(challenge, Path(path).name)
     results = iter(outcomes)
     for criterion in criteria:
         row = CriterionResult(criterion.key, criterion.name, todo=criterion.todo)
         for check in criterion.checks:
-            passed, reason, check_notes = next(results)
+            passed, reason, check_notes, _ = next(results)
             notes += check_notes
             row.checks.append(CheckResult(check.name, passed, check.points if passed else 0,
                                           check.points, reason))

@@ -327,23 +327,31 @@ def judge_waits_for_dependency(params: dict, obs: dict) -> None:
 
 
 def scenario_passes_result(rng: random.Random) -> dict:
-    first, second = _ids(rng, 2)
-    token = f"{first}的结果-{rng.randrange(10 ** 6):06d}"
-    return {"max_workers": 3, "tasks": [
-        {"id": first, "seconds": _seconds(rng), "result": token},
-        {"id": second, "seconds": _seconds(rng), "deps": [first]},
-    ]}
+    first, second, *others, joiner = _ids(rng, rng.randint(4, 5))
+    sources = [first, *others]
+    tasks = [{"id": tid, "seconds": _seconds(rng), "result": f"{tid}的结果-{rng.randrange(10 ** 6):06d}"}
+             for tid in sources]
+    tasks.append({"id": second, "seconds": _seconds(rng), "deps": [first]})
+    tasks.append({"id": joiner, "seconds": _seconds(rng), "deps": rng.sample(sources, len(sources))})
+    return {"max_workers": 3, "tasks": tasks}
 
 
 def judge_passes_result(params: dict, obs: dict) -> None:
     results = _completed_run(params, obs)
-    first, second = params["tasks"]
+    made = {spec["id"]: spec["result"] for spec in params["tasks"] if "result" in spec}
+    *_, second, joiner = params["tasks"]
+    (first,) = second["deps"]
     received = obs["received"].get(second["id"])
-    if received != [[first["result"]]]:
+    if received != [[made[first]]]:
         error = results[second["id"]]["error"]
-        raise CheckFailed(f"像章节里的 task_b(a_result) 这样只收一个位置参数的函数，应收到依赖 {first['id']} 的结果 "
-                          f"{first['result']!r}；"
+        raise CheckFailed(f"像章节里的 task_b(a_result) 这样只收一个位置参数的函数，应收到依赖 {first} 的结果 "
+                          f"{made[first]!r}；"
                           + (f"实际出错：{error}" if error not in ("", "None") else f"实际收到 {received!r}"))
+    expected = [made[dep] for dep in sorted(joiner["deps"])]
+    received = obs["received"].get(joiner["id"])
+    if received != [expected]:
+        raise CheckFailed(f"任务 {joiner['id']} 的依赖是集合 {{{'、'.join(joiner['deps'])}}}：结果应按依赖的 id 排序，"
+                          f"作为位置参数传入，即 {expected!r}；实际收到 {received!r}")
 
 
 def scenario_failed_dependency(rng: random.Random) -> dict:
@@ -504,6 +512,32 @@ def judge_backoff(params: dict, obs: dict) -> None:
                           + ("。每次都晚一点点，看起来是用 sleep 定时轮询造成的：退避结束的那一刻就该开始" if late else ""))
 
 
+def scenario_backoff_frees_slot(rng: random.Random) -> dict:
+    flaky, other = _ids(rng, 2)
+    delay = rng.choice((2.0, 3.0, 4.0))
+    return {"max_workers": 1, "tasks": [
+        {"id": flaky, "seconds": _seconds(rng, 0.25, 1.0), "fail_first": 1, "max_retries": 1,
+         "retry_delay": delay, "priority": 0},
+        {"id": other, "seconds": _seconds(rng, 0.25, delay - 0.5), "priority": 1},
+    ]}
+
+
+def judge_backoff_frees_slot(params: dict, obs: dict) -> None:
+    _completed_run(params, obs)
+    flaky, other = params["tasks"]
+    failed_at = (obs["ends"].get(flaky["id"]) or [None])[0]
+    other_at = _start(obs, other["id"])
+    if failed_at is None or other_at is None:
+        raise CheckFailed(f"任务 {flaky['id']} 或 {other['id']} 没有运行")
+    retried_at = obs["starts"][flaky["id"]][1:2] or [None]
+    if failed_at + EPSILON < other_at and (retried_at[0] is None or other_at < retried_at[0]):
+        _at_once(other["id"], other_at, failed_at, f"{flaky['id']} 失败后退避，工作槽")  # started late, not held
+    if other_at > failed_at + EPSILON:
+        raise CheckFailed(f"只有 1 个工作槽：{flaky['id']} 在 t={failed_at:g} 第一次失败，要等 {flaky['retry_delay']:g} 秒"
+                          f"再重试，这段时间工作槽空着，{other['id']} 应在 t={failed_at:g} 开始；实际在 t={other_at:g}："
+                          "退避期间别占着工作槽（章节参考答案的 Bug 5）")
+
+
 # ------------------------------------------------------------------ monitoring
 
 def _counts(results: dict[str, dict]) -> dict[str, int]:
@@ -597,11 +631,13 @@ CRITERIA = (
     ), todo="让最多 max_workers 个任务同时运行（每个任务一个 asyncio 任务，用计数或 Semaphore 限制名额）；"
             "每次尝试用 asyncio.wait_for(…, task.timeout) 包住，超时的任务最终状态是 timeout"),
     Criterion("retry", "重试机制", (
-        _check("retry_success", "失败后重试直到成功，retries 计数正确", 5),
-        _check("retry_limit", "最多尝试 1 + max_retries 次，error 保留最后的异常", 5),
-        _check("backoff", "指数退避：retry_delay × 2^(k-1)", 5),
+        _check("retry_success", "失败后重试直到成功，retries 计数正确", 4),
+        _check("retry_limit", "最多尝试 1 + max_retries 次，error 保留最后的异常", 4),
+        _check("backoff", "指数退避：retry_delay × 2^(k-1)", 4),
+        _check("backoff_frees_slot", "退避等待期间不占工作槽", 3),
     ), todo="process_task 捕获异常后重试：最多尝试 1 + max_retries 次，第 k 次重试前等 "
-            "retry_delay * 2 ** (k - 1) 秒；task.retries 记重试次数，task.error 留最后一个异常"),
+            "retry_delay * 2 ** (k - 1) 秒，等待期间把工作槽让给别的任务；task.retries 记重试次数，"
+            "task.error 留最后一个异常"),
     Criterion("monitoring", "实时监控和统计", (
         _check("final_stats", "结束后 total/completed/failed 正确（failed 含超时）", 7),
         _check("status_counts", "status 给出 7 种状态的数量", 6),

@@ -7,11 +7,10 @@ from pathlib import Path
 
 from .rubric import Check, Criterion
 
-__all__ = ["IMPORT_ONLY", "LIBRARY_PARTS", "criteria_for", "find_check", "detect_challenge",
+__all__ = ["LIBRARY_PARTS", "criteria_for", "find_check", "detect_challenge",
            "library_note", "library_part", "resolve_submission"]
 
 EXPECTED_FILES = {1: "challenge1_scheduler.py", 2: "challenge2_agents.py"}
-IMPORT_ONLY = "import"  # the pseudo-check that only loads the submission
 LIBRARY_PARTS = ("course_lib.scheduler", "course_lib.agents")  # the finished solutions
 
 
