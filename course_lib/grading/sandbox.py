@@ -114,6 +114,9 @@ def run_check(submission: Path, challenge: int, check_key: str, params: dict[str
             pass
         deadline = time.monotonic() + limits.wall_seconds + GRACE_SECONDS
         finished = report.join(deadline) and output.join(deadline)
+        # The supervisor exits with codes of its own; ended by a signal before we
+        # killed it, it was killed from outside (by the submission).
+        before_ours = process.poll()
         if not finished:
             _kill(process)
         try:
@@ -122,8 +125,9 @@ def run_check(submission: Path, challenge: int, check_key: str, params: dict[str
             _kill(process)
             returncode = process.wait(timeout=GRACE_SECONDS)
         _sweep_marked(token)
+        killed_from_outside = before_ours is not None and before_ours < 0
         return _interpret(parse_report(report.kept, report.overflowed), returncode, output, limits,
-                          finished)
+                          finished, killed_from_outside)
 
 
 def _copy_into(scratch: Path, submission: Path) -> tuple[Path, Path]:
@@ -243,17 +247,16 @@ def _sweep_marked(token: str) -> None:
 
 
 def _interpret(report: ChildReport, returncode: Optional[int], output: _Drain, limits: Limits,
-               finished: bool) -> Run:
+               finished: bool, killed_from_outside: bool) -> Run:
     run = Run(report)
     if output.overflowed:
         run.failure = (f"打印了太多内容（超过 {limits.output_bytes // 1_000_000} MB），"
                        "检查被中断；请删掉循环里的 print")
     elif report.malformed:
         run.failure = f"检查进程的报告无法读取（{report.malformed}）：可能是你的代码写坏了它"
-    elif finished and returncode is not None and returncode < 0:
-        # The supervisor exits with a code of its own; only a signal from outside
-        # (the submission) ends it like this.  Whether a report got out first is
-        # a race, so it never counts: the same file always gets the same score.
+    elif killed_from_outside:
+        # Whether a report got out before the kill is a race, so it never
+        # counts: the same file always gets the same score.
         run.failure = "评分用的监督进程被终止了：你的代码不能结束或干扰评分用的进程"
     elif report.ok is not None:
         return run
