@@ -175,7 +175,8 @@ def grade_batch(folder: Path | str, out: Path | str, challenge: Optional[int] = 
         _progress(progress, done, len(entries), time.monotonic() - started)
         return report
 
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
+    # One file more than cores: a file waiting out a hang's wall limit leaves its core idle.
+    with ThreadPoolExecutor(max(1, jobs) + 1) as pool:
         reports = list(pool.map(one, entries))
     progress.write("\n")
     keys = _criterion_keys(reports)
