@@ -18,7 +18,7 @@ import html
 import random
 import re
 from collections.abc import AsyncIterator
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ._jupyter import WidgetDisplay, ipython_shell, widgets_available
 
@@ -59,20 +59,32 @@ async def fake_llm_stream(
     token_delay: float = 0.05,
     jitter: float = 0.0,
     seed: Optional[int] = 0,
+    on_close: Optional[Callable[[int], Any]] = None,
 ) -> AsyncIterator[str]:
     """Yield *text* token by token, like a streaming chat-completion API.
 
     The first token comes after *first_token_delay* seconds ("thinking"),
     each following one after *token_delay* seconds, times a factor drawn from
     ``[1-jitter, 1+jitter]`` with ``random.Random(seed)``.
+
+    ``on_close(tokens_sent)`` is called when the stream really closes, where
+    a real SDK would release its connection: at the end, on ``aclose()``
+    (``contextlib.aclosing``, ``async with``), or when the generator is
+    garbage-collected.  A ``break`` out of ``async for`` does not close it.
     """
     if not 0 <= jitter <= 1:
         raise ValueError(f"jitter must be between 0 and 1, got {jitter}")
     rng = random.Random(seed)
-    for i, token in enumerate(split_tokens(text)):
-        base = first_token_delay if i == 0 else token_delay
-        await asyncio.sleep(base * rng.uniform(1 - jitter, 1 + jitter) if jitter else base)
-        yield token
+    sent = 0
+    try:
+        for i, token in enumerate(split_tokens(text)):
+            base = first_token_delay if i == 0 else token_delay
+            await asyncio.sleep(base * rng.uniform(1 - jitter, 1 + jitter) if jitter else base)
+            sent += 1
+            yield token
+    finally:
+        if on_close is not None:
+            on_close(sent)
 
 
 class Typewriter:

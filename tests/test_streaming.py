@@ -1,6 +1,7 @@
 """Fake LLM stream (on the virtual clock) and the typewriter's text mode."""
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -71,3 +72,40 @@ def test_typewriter_widget_mode_renders_escaped_html_with_a_cursor():
 def test_typewriter_rejects_unknown_modes():
     with pytest.raises(ValueError):
         Typewriter(mode="fancy")
+
+
+def test_a_bare_break_leaves_the_stream_open_and_aclosing_closes_it():
+    """03 teaches this: break does not close an async generator; aclosing() does, at once."""
+    closed = []
+
+    async def bare_break():
+        stream = fake_llm_stream("一二三四五六", on_close=closed.append)
+        async for _ in stream:
+            break
+        await asyncio.sleep(1)  # still holding the stream: nothing has closed it
+        still_open = not closed
+        await stream.aclose()
+        return still_open
+
+    assert run_virtual(bare_break()) is True
+    assert closed == [1]  # closed by aclose(), one token sent
+
+    closed.clear()
+
+    async def with_aclosing():
+        async with contextlib.aclosing(fake_llm_stream("一二三四五六", on_close=closed.append)) as stream:
+            async for _ in stream:
+                break
+        return list(closed)
+
+    assert run_virtual(with_aclosing()) == [1]
+
+
+def test_a_stream_read_to_the_end_reports_every_token_sent():
+    closed = []
+
+    async def read_all():
+        return [t async for t in fake_llm_stream("一二三", on_close=closed.append)]
+
+    tokens = run_virtual(read_all())
+    assert "".join(tokens) == "一二三" and closed == [len(tokens)]
