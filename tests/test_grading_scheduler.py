@@ -158,3 +158,14 @@ def test_cli_prints_the_json_shape_and_detects_the_challenge():
     assert monitoring["key"] == "monitoring" and monitoring["points"] == 14
     check = next(c for c in monitoring["checks"] if not c["passed"])
     assert set(check) == {"name", "passed", "points", "max", "reason"} and check["points"] == 0
+
+
+def test_check_stage_says_done_or_not_done_and_never_raises(tmp_path, capsys):
+    from course_lib.grading import check_stage
+
+    check_stage(ROOT / "course_lib" / "solutions" / "challenge1_scheduler.py", "retry")
+    assert capsys.readouterr().out.startswith("✅ 这一步完成了：重试机制 15 / 15 分")
+    check_stage(ROOT / "exercises" / "challenge1_scheduler.py", "retry")
+    assert capsys.readouterr().out.startswith("⏳ 还没完成：重试机制 0 / 15 分")
+    check_stage(tmp_path / "renamed.py", "retry")
+    assert capsys.readouterr().out.startswith("⏳ 还没完成：评分器打不开这个练习文件")

@@ -735,8 +735,8 @@ CRITERIA = (
         _check("retry", "处理出错的任务被重试并完成", 4, _submit_all_and_wait),
         _check("retry_limit", "最多尝试 3 次，之后算作失败", 3, _submit_and_watch),
         _check("late_answer", "沉默后迟到的结果不会让任务完成两次", 3, _late),
-    ), todo="monitor_agents 在 run() 里定时检查：超过 HEARTBEAT_TIMEOUT 秒没心跳的 Agent 标为 offline，"
-            "它手上的任务重新排队；process_task 抛异常的任务最多尝试 3 次；同一个任务的结果只记一次"),
+    ), todo="monitor_agents（在 run() 里启动）等到最早会超时的那一刻再检查：超过 HEARTBEAT_TIMEOUT 秒"
+            "没心跳的 Agent 标为 offline，它手上的任务重新排队；process_task 抛异常的任务最多尝试 3 次；同一个任务的结果只记一次"),
     Criterion("monitoring", "系统监控和统计", (
         _check("stats", "get_stats() 给出总数和每个 Agent 的完成数", 4, _submit_all_and_wait),
         _check("stats_mid_run", "运行途中、有失败时 get_stats() 也正确", 4, _peek_while_running),

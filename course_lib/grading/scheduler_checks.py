@@ -614,8 +614,8 @@ CRITERIA = (
         _check("priority_order", "优先级数字小的先执行", 8),
         _check("fifo_ties", "优先级相同按加入顺序执行", 6),
         _check("starts_at_once", "工作槽一空出就启动下一个任务（事件驱动，不轮询）", 6),
-    ), todo="add_task 把任务按（priority，加入顺序）放进堆（heapq）；run() 每当有空闲的工作槽，"
-            "就弹出最优先的任务交给 process_task 运行，全部结束后返回 {任务id: Task}"),
+    ), todo="add_task 登记任务并记下加入顺序；run() 把任务按（priority，加入顺序）放进堆（heapq），"
+            "每当有空闲的工作槽，就弹出最优先的任务交给 process_task 运行，全部结束后返回 {任务id: Task}"),
     Criterion("dependencies", "依赖关系", (
         _check("waits_for_dependency", "任务等所有依赖完成后才开始", 5),
         _check("passes_result", "依赖的结果作为位置参数传入（章节的 task_b）", 5),

@@ -20,11 +20,13 @@ def check_stage(path: str | Path, criterion: str) -> None:
     """
     from .grader import grade_file
 
-    report = grade_file(path, only=criterion)
+    try:
+        report = grade_file(path, only=criterion)
+    except (ValueError, OSError) as exc:  # no such file, not a challenge file: one line, no traceback
+        print(f"⏳ 还没完成：评分器打不开这个练习文件（{exc}）")
+        return
     (row,) = report.criteria
-    if report.error:
-        print(f"⏳ 还没完成：{report.error}")
-    elif row.points == row.max:
+    if row.points == row.max:
         print(f"✅ 这一步完成了：{row.name} {row.points} / {row.max} 分")
     else:
         print(f"⏳ 还没完成：{row.name} {row.points} / {row.max} 分，看下面的原因和“下一步”")
