@@ -214,20 +214,36 @@ def load(fixed: bool = False) -> types.ModuleType:
     return module
 
 
-def chapter_test_scheduler(implementation: Any) -> Coroutine[Any, Any, None]:
+def chapter_test_scheduler(implementation: Any, **run_options: Any) -> Coroutine[Any, Any, Any]:
     """The chapter's ``test_scheduler()``, unchanged, run against *implementation*.
 
     *implementation* is anything with ``SmartScheduler`` and ``Task``
     attributes: ``course_lib`` itself, ``load()``, ``load(fixed=True)`` or a
     learner's module.  Returns the coroutine; run it with ``await`` or
-    `course_lib.run_virtual`.
+    `course_lib.run_virtual`.  Its result is the scheduler the test built, so
+    it can be plotted or inspected afterwards.
+
+    *run_options* are passed on to that scheduler's ``run()``: with
+    ``course_lib``, ``monitor=True`` opens the live dashboard while the test
+    runs.  (The test's own code is not touched: its ``SmartScheduler`` is a
+    subclass whose ``run`` adds the options and remembers the instance.)
     """
-    names = {
-        "asyncio": asyncio,
-        "SmartScheduler": implementation.SmartScheduler,
-        "Task": implementation.Task,
-    }
-    return types.FunctionType(test_scheduler.__code__, names)()
+    built: list[Any] = []
+
+    class SmartScheduler(implementation.SmartScheduler):  # type: ignore[name-defined, misc]
+        async def run(self, *args: Any, **kwargs: Any) -> Any:
+            built.append(self)
+            return await super().run(*args, **{**run_options, **kwargs})
+
+    SmartScheduler.__qualname__ = SmartScheduler.__name__ = implementation.SmartScheduler.__name__
+    names = {"asyncio": asyncio, "SmartScheduler": SmartScheduler, "Task": implementation.Task}
+    chapter_test = types.FunctionType(test_scheduler.__code__, names)
+
+    async def run_and_return_the_scheduler() -> Any:
+        await chapter_test()
+        return built[-1] if built else None
+
+    return run_and_return_the_scheduler()
 
 
 # The chapter's test code, verbatim; `chapter_test_scheduler` supplies its globals.

@@ -108,7 +108,8 @@ _WRITTEN: tuple[Question, ...] = (
         ("没有区别", "create_task 把 job 登记给事件循环，让它在后台运行，当前代码继续往下走",
          "create_task 会新开一个进程", "await job() 会并行运行"),
         "B",
-        "create_task 安排任务“稍后开始、不等它”；await 则是“现在就等它做完”。想并发，就先 create_task，之后再 await 这些任务。",
+        "create_task 安排任务“稍后开始、不等它”；await 则是“现在就等它做完”。想并发，就先 create_task，之后再 await 这些任务。"
+        "两点要记住：事件循环只“弱引用”任务，自己要留着 task 变量；任务里的异常要有人读（await 它），否则会看到 “Task exception was never retrieved”。",
     ),
     Question(
         "要让对象能用在 `async for` 里，需要实现哪两个方法？",
@@ -151,11 +152,26 @@ _WRITTEN: tuple[Question, ...] = (
         "B",
         "流式输出不会让模型算得更快，但第一个字几乎马上出现，用户体验好得多，也能随时中断。",
     ),
+    Question(
+        "`async with asyncio.TaskGroup() as tg:` 里开了三个任务，其中一个抛出了 ConnectionError，会怎样？",
+        ("另外两个照常跑完，异常被悄悄忽略", "另外两个被取消；整个块结束时抛出一个包含这个 ConnectionError 的 ExceptionGroup",
+         "整个程序立刻退出", "TaskGroup 自动把失败的任务重试一次"),
+        "B",
+        "TaskGroup 里一个任务失败，其余任务会被取消，块结束时把所有失败装进 ExceptionGroup 抛出，可以用 except* 按类型接住。"
+        "这正好补上了 gather 的缺口：gather 抛出第一个异常后，其余任务还在后台跑。",
+    ),
+    Question(
+        "一个任务被 `task.cancel()` 取消时，任务里的代码应该怎么做？",
+        ("用 except Exception 把取消吞掉，接着干活", "什么都不用管，finally 不会执行",
+         "在 finally 里收拾（关连接、记日志），然后让 CancelledError 继续往外抛", "调用 time.sleep 等一会儿"),
+        "C",
+        "cancel() 会在任务下一次 await 的地方抛出 CancelledError。可以在 finally 里做清理，但别把它吞掉：吞掉以后任务不算被取消，等它的人也得不到正确的结果。",
+    ),
 )
 
 # Where each right option goes: the chapter's three keys, then spread so that
 # no letter holds more than 40% of the keys (answering "all B" must not pass).
-KEY_LAYOUT = "BAB" "DCADCBADCAD"
+KEY_LAYOUT = "BAB" "DCADCBADCAD" "CB"
 QUESTIONS: tuple[Question, ...] = tuple(q.with_answer_at(letter) for q, letter in zip(_WRITTEN, KEY_LAYOUT,
                                                                                        strict=True))
 

@@ -4,7 +4,8 @@ JupyterLab is started by ``tools/dev.py lab``, as ``make lab`` does (with
 its own settings folder: autosave off, so nothing the browser does is saved
 into the notebooks).  Chromium, driven by Playwright, opens each notebook, checks
 that its saved widgets are drawn before anything runs, runs every cell and
-checks what a learner would see: no error and no stderr output, every widget
+checks what a learner would see: no error, no stderr output except the
+warning a cell tagged ``expected-stderr`` shows on purpose, every widget
 drawn, the quiz answering a click, the dashboards' rows, the self-check
 report opening.  A screenshot of each notebook goes to
 test-artifacts/screenshots/.
@@ -154,11 +155,16 @@ STATE_JS = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
   const cells = panel.content.widgets.filter(c => c.model.type === 'code');
   const outputs = cells.map(c => c.model.outputs.toJSON());
+  // Cells tagged expected-stderr show one of Python's warnings on purpose.
+  const expected = c => (c.model.getMetadata('tags') ?? []).includes('expected-stderr');
   return {
     kernel: panel.sessionContext.session?.kernel?.status ?? 'none',
     counts: cells.map(c => c.model.executionCount),
     errors: outputs.flat().filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue),
-    stderr: outputs.flat().filter(o => o.output_type === 'stream' && o.name === 'stderr').map(o => o.text),
+    stderr: cells.filter(c => !expected(c)).flatMap(c => c.model.outputs.toJSON())
+      .filter(o => o.output_type === 'stream' && o.name === 'stderr').map(o => o.text),
+    silent: cells.map((c, i) => expected(c) && !c.model.outputs.toJSON().some(
+      o => o.output_type === 'stream' && o.name === 'stderr') ? i : -1).filter(i => i >= 0),
   };
 }"""
 FINISHED_JS = """() => {
@@ -231,6 +237,7 @@ def test_every_notebook_runs_cleanly_in_jupyterlab(browser, lab, name):
         state = page.evaluate(STATE_JS)
         assert state["errors"] == [], state["errors"]
         assert state["stderr"] == [], state["stderr"]
+        assert state["silent"] == [], "cells tagged expected-stderr showed no warning"
         assert None not in state["counts"], "some cells did not run"
         _widgets_are_drawn(page)
         CHECKS.get(name[:2], _no_check)(page)

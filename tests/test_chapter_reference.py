@@ -24,6 +24,13 @@ def test_ours_passes_the_same_unchanged_test(capsys):
     assert "task-b: completed - B完成（依赖: A完成）" in capsys.readouterr().out
 
 
+def test_the_chapter_test_hands_back_its_scheduler_and_passes_run_options_on(capsys):
+    scheduler = run_virtual(chapter_test_scheduler(course_lib, monitor="text"))
+    assert isinstance(scheduler, course_lib.SmartScheduler)
+    assert sorted(scheduler.tasks) == ["task-a", "task-b", "task-c", "task-fail"]
+    assert "已结束 4/4" in capsys.readouterr().out  # the text dashboard ran
+
+
 def _run(ref, tasks, max_workers=3, limit=None):
     async def main():
         scheduler = ref.SmartScheduler(max_workers=max_workers)

@@ -19,6 +19,11 @@ def _cells(path):
     return json.loads(path.read_text(encoding="utf-8"))["cells"]
 
 
+def _expects_stderr(cell):
+    """A cell tagged ``expected-stderr`` shows Python's own warning on purpose, as teaching output."""
+    return "expected-stderr" in cell.get("metadata", {}).get("tags", [])
+
+
 def _text(output):
     if "text" in output:
         return "".join(output["text"])
@@ -32,10 +37,14 @@ def test_stored_outputs_have_no_errors_warnings_or_walls_of_text(path):
     assert any(c.get("outputs") for c in code_cells), "saved without outputs: run make notebooks"
     for i, cell in enumerate(code_cells):
         assert cell.get("execution_count") is not None, f"code cell {i} was never executed"
+        stderr = [out for out in cell.get("outputs", []) if out.get("name") == "stderr"]
+        if _expects_stderr(cell) and not stderr:
+            problems.append(f"cell {i}: tagged expected-stderr but shows no warning")
         for out in cell.get("outputs", []):
             if out["output_type"] == "error":
                 problems.append(f"cell {i}: error {out.get('ename')}")
-            if out.get("name") == "stderr" and re.search("warn", _text(out), re.IGNORECASE):
+            if (out in stderr and not _expects_stderr(cell)
+                    and re.search("warn", _text(out), re.IGNORECASE)):
                 problems.append(f"cell {i}: a warning is shown to learners")
             if len(_text(out).splitlines()) > MAX_OUTPUT_LINES:
                 problems.append(f"cell {i}: output longer than {MAX_OUTPUT_LINES} lines")
