@@ -17,13 +17,15 @@ _SCHEDULER = ("Attempt", "DependencyFailedError", "SmartScheduler", "Task", "Tas
               "TaskEvent", "TaskSignatureError", "TaskStatus", "format_progress")
 _WHERE = {**dict.fromkeys(_SCHEDULER, ".scheduler"),
           **dict.fromkeys(("VirtualClockLoop", "VirtualClockStall", "run_virtual"), ".vclock"),
-          **dict.fromkeys(("get_language", "set_language"), ".i18n")}
+          **dict.fromkeys(("get_language", "set_language"), ".i18n"),
+          "TokenBucket": ".ratelimit"}
 
 __all__ = sorted(_WHERE)
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what editors and type checkers see
     from .i18n import get_language, set_language
+    from .ratelimit import TokenBucket
     from .scheduler import (Attempt, DependencyFailedError, SmartScheduler, Task, TaskCancelledError,
                             TaskEvent, TaskSignatureError, TaskStatus, format_progress)
     from .vclock import VirtualClockLoop, VirtualClockStall, run_virtual

@@ -109,3 +109,67 @@ def test_a_stream_read_to_the_end_reports_every_token_sent():
 
     tokens = run_virtual(read_all())
     assert "".join(tokens) == "一二三" and closed == [len(tokens)]
+
+
+ANSWER = ("异步编程的核心只有一句话：遇到要等的事，先把控制权交还给事件循环，"
+          "让它去照看别的任务；等结果回来，再从暂停的地方接着往下走。")
+
+
+def _stop_generation(stop_at, *, use_aclosing=True):
+    """03's 停止生成: a chat task shows each token (0.02 s), the user cancels it at *stop_at*.
+
+    Returns the ordered events, the task's cancelled() and the tokens shown.
+    The stream is created by the caller and held during the whole run, as an
+    app that keeps the response object would.
+    """
+    events = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        stream = fake_llm_stream(ANSWER, on_close=lambda sent: events.append(("closed", round(loop.time(), 9), sent)))
+        shown = []
+
+        async def chat():
+            try:
+                async with (contextlib.aclosing(stream) if use_aclosing else contextlib.nullcontext(stream)):
+                    async for token in stream:
+                        await asyncio.sleep(0.02)        # show_to_user
+                        shown.append(token)
+            except asyncio.CancelledError:
+                events.append(("chat got CancelledError", round(loop.time(), 9), len(shown)))
+                raise
+
+        task = asyncio.create_task(chat())
+        await asyncio.sleep(stop_at)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.sleep(1)                           # still holding the stream a second later
+        events.append(("a second later", round(loop.time(), 9), None))
+        await stream.aclose()
+        return task.cancelled(), "".join(shown)
+
+    cancelled, shown = run_virtual(main())
+    return events, cancelled, shown
+
+
+def test_cancelling_a_stream_consumer_closes_the_stream_before_the_consumer_sees_cancellederror():
+    """03: the cancel lands in the consumer's own await (t=0.86); aclosing closes the stream at once."""
+    events, cancelled, shown = _stop_generation(0.86)
+    assert events == [("closed", 0.86, 6), ("chat got CancelledError", 0.86, 5), ("a second later", 1.86, None)]
+    assert cancelled is True
+    assert shown == "异步编程的核心只"
+
+
+def test_a_cancel_while_waiting_for_the_next_token_closes_the_stream_from_inside():
+    """The cancel lands in the stream's own sleep (t=0.83): the generator ends itself, with or without aclosing."""
+    for use_aclosing in (True, False):
+        events, cancelled, _ = _stop_generation(0.83, use_aclosing=use_aclosing)
+        assert events[:2] == [("closed", 0.83, 5), ("chat got CancelledError", 0.83, 5)]
+        assert cancelled is True
+
+
+def test_without_aclosing_a_cancel_in_the_consumers_own_await_leaves_a_held_stream_open():
+    """Like a bare break: the generator waits at its yield until someone closes it."""
+    events, cancelled, _ = _stop_generation(0.86, use_aclosing=False)
+    assert events == [("chat got CancelledError", 0.86, 5), ("a second later", 1.86, None), ("closed", 1.86, 6)]
+    assert cancelled is True
