@@ -162,7 +162,7 @@ _WRITTEN: tuple[Question, ...] = (
     ),
     Question(
         "一个任务被 `task.cancel()` 取消时，任务里的代码应该怎么做？",
-        ("用 except Exception 把取消吞掉，接着干活", "什么都不用管，finally 不会执行",
+        ("用 `except asyncio.CancelledError` 接住，不再抛出，接着干活", "什么都不用管，finally 不会执行",
          "在 finally 里收拾（关连接、记日志），然后让 CancelledError 继续往外抛", "调用 time.sleep 等一会儿"),
         "C",
         "cancel() 会在任务下一次 await 的地方抛出 CancelledError。可以在 finally 里做清理，但别把它吞掉：吞掉以后任务不算被取消，等它的人也得不到正确的结果。",
