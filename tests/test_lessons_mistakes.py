@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import textwrap
 import time
 import warnings
@@ -125,27 +126,34 @@ async def test_time_sleep_inside_a_coroutine_delays_every_other_task_by_the_bloc
 
 
 @pytest.mark.asyncio
-async def test_asyncio_sleep_and_to_thread_leave_other_tasks_on_time():
-    async def sleeping():
-        await asyncio.sleep(0.2)
+async def test_asyncio_sleep_and_to_thread_leave_the_loop_free_and_a_blocking_call_does_not():
+    loop = asyncio.get_running_loop()
+    tick = threading.Event()            # set by a timer on the loop: proof that the loop ran
 
-    async def in_a_thread():
-        await asyncio.to_thread(time.sleep, 0.2)
+    loop.call_later(0.05, tick.set)
+    await asyncio.sleep(0.2)
+    assert tick.is_set()                # the timer fired while we slept
 
-    assert await _lateness_of_a_timer_while(sleeping) < 0.1
-    assert await _lateness_of_a_timer_while(in_a_thread) < 0.1
+    tick.clear()
+    loop.call_later(0.05, tick.set)
+    assert await asyncio.to_thread(tick.wait, 30)   # the thread saw the loop's tick
+
+    tick.clear()
+    loop.call_later(0.05, tick.set)
+    assert not tick.wait(0.3)           # blocking in the coroutine: the loop could not tick
+    assert await asyncio.to_thread(tick.wait, 30)   # it fires once we let the loop run
 
 
 @pytest.mark.asyncio
 async def test_blocking_calls_in_threads_gathered_run_at_the_same_time_in_order():
+    meet = threading.Barrier(3, timeout=30)   # passes only when all three are running at once
+
     def legacy_translate(text):
-        time.sleep(0.2)
+        meet.wait()
         return f"[译] {text}"
 
-    started = time.perf_counter()
     results = await asyncio.gather(*(asyncio.to_thread(legacy_translate, t) for t in ["a", "b", "c"]))
     assert results == ["[译] a", "[译] b", "[译] c"]
-    assert time.perf_counter() - started < 0.5          # one by one would take 0.6 s
 
 
 # ---------------------------------------------------------------- mistake 3: await in a for loop
