@@ -6,6 +6,7 @@ collapsed block the learner opens on purpose), ``stage-check`` (grades one
 criterion of the challenge file) and ``total-check`` (grades all of it).
 """
 
+import asyncio
 import itertools
 import json
 import re
@@ -88,8 +89,9 @@ def _run_solved(path, folder):
     notebook = nbformat.read(folder / path.name, as_version=4)
     for exercise, solution in _exercises(notebook):
         exercise.source = _solution_code(solution)
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(folder)}}).execute()
+    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(folder)}})
+    asyncio.run(client.async_execute())  # its own loop, closed afterwards (execute() would leave one per thread)
     failures = []
     for index, cell in enumerate(notebook.cells):
         tags, text = _tags(cell), _output_text(cell)
