@@ -8,7 +8,9 @@ next to the notebook's own loop. Timing claims run on the virtual clock.
 
 import asyncio
 import gc
+import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -449,4 +451,36 @@ async def test_an_event_used_on_the_calling_loop_cannot_be_used_inside_run_virtu
         run_virtual(inner())
     signal.set()
     await waiter
+
+
+# ------------------------------------------------------------------ executors in coroutines
+
+def _pool_exit(shutdown_off_the_loop):
+    """A job that finishes only when the loop runs a callback; shut the pool down as 01 shows, or with `with`.
+
+    A thread pool stands in for 01's process pool: both exits call the same blocking
+    ``shutdown(wait=True)``.  The result says whether the loop ran while the pool shut down.
+    """
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop_ran = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=1)
+        job = loop.run_in_executor(pool, loop_ran.wait, 0.5 if not shutdown_off_the_loop else 30)
+        loop.call_soon(loop_ran.set)          # the loop's next turn lets the job finish
+        if shutdown_off_the_loop:
+            await asyncio.to_thread(pool.shutdown)
+        else:
+            with pool:                         # leaving `with` = pool.shutdown(wait=True), on the loop
+                pass
+        return await job
+
+    return asyncio.run(main())
+
+
+def test_leaving_a_pool_with_block_inside_a_coroutine_blocks_the_loop_until_its_jobs_end():
+    assert _pool_exit(shutdown_off_the_loop=False) is False   # the job timed out: the loop never ran
+
+
+def test_shutting_the_pool_down_through_to_thread_keeps_the_loop_running():
+    assert _pool_exit(shutdown_off_the_loop=True) is True
 

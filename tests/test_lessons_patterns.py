@@ -163,6 +163,57 @@ def test_semaphore_then_token_bucket_caps_both_in_flight_and_rate():
 
 # ------------------------------------------------------------------- pipelines
 
+def _batch(catch_inside_the_loop):
+    """03's batch: 3 workers, 9 jobs, jobs 0, 3 and 6 fail; how far the batch gets."""
+    async def main():
+        queue = asyncio.Queue()
+        for job in range(9):
+            queue.put_nowait(job)
+        done, failures = [], []
+
+        async def worker():
+            while True:
+                job = await queue.get()
+                try:
+                    await asyncio.sleep(1)
+                    if job % 3 == 0:
+                        raise ConnectionError(f"job {job}")
+                    done.append(job)
+                except ConnectionError:
+                    if not catch_inside_the_loop:
+                        raise                  # the failure leaves the loop: this worker is gone
+                    failures.append(job)
+                finally:
+                    queue.task_done()
+
+        workers = [asyncio.create_task(worker()) for _ in range(3)]
+        try:
+            await asyncio.wait_for(queue.join(), timeout=60)
+            finished = True
+        except TimeoutError:
+            finished = False
+        for task in workers:
+            task.cancel()
+        outcomes = await asyncio.gather(*workers, return_exceptions=True)
+        return finished, sorted(done), sorted(failures), [type(o).__name__ for o in outcomes]
+
+    return run_virtual(main())
+
+
+def test_a_failure_that_leaves_the_worker_loop_kills_the_worker_and_join_never_returns():
+    finished, done, _, outcomes = _batch(catch_inside_the_loop=False)
+    assert not finished                          # 60 virtual seconds for 3 s of work: it hangs
+    assert len(done) < 6                         # jobs left in the queue with nobody to take them
+    assert outcomes == ["ConnectionError"] * 3   # gather(return_exceptions=True) only stores why
+
+
+def test_a_worker_that_catches_each_failure_inside_the_loop_finishes_the_batch_and_counts_them():
+    finished, done, failures, outcomes = _batch(catch_inside_the_loop=True)
+    assert finished
+    assert (done, failures) == ([1, 2, 4, 5, 7, 8], [0, 3, 6])
+    assert outcomes == ["CancelledError"] * 3    # stopped by us after join, not by an error
+
+
 def test_a_bounded_queue_makes_put_wait_until_a_consumer_takes_an_item():
     async def main():
         loop = asyncio.get_running_loop()
