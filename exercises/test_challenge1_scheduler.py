@@ -10,6 +10,9 @@
     SCHEDULER_UNDER_TEST=course_lib python -m pytest exercises/test_challenge1_scheduler.py          # macOS / Linux
     $env:SCHEDULER_UNDER_TEST="course_lib"; python -m pytest exercises/test_challenge1_scheduler.py  # Windows PowerShell
 
+PowerShell 里设的环境变量在关掉这个终端之前一直有效：再测自己的文件之前，先运行
+Remove-Item Env:SCHEDULER_UNDER_TEST 把它删掉。
+
 和时间有关的测试都跑在课程的虚拟时钟上（course_lib.run_virtual）：sleep(1) 瞬间完成，
 时间却精确，所以可以断言“正好在 t=1.0 开始”，而且每次运行结果都一样。
 """
@@ -61,8 +64,11 @@ def simulate(scenario, limit=60.0):
     """
     async def bounded():
         try:
-            return True, await asyncio.wait_for(scenario, limit)
+            async with asyncio.timeout(limit) as deadline:
+                return True, await scenario
         except TimeoutError:
+            if not deadline.expired():
+                raise  # TimeoutError 是被测的代码自己抛出的（比如没接住 wait_for 的超时），照实报告
             return False, None
 
     finished, result = run_virtual(bounded())

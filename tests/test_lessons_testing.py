@@ -89,6 +89,21 @@ def test_a_run_that_never_ends_fails_after_60_virtual_seconds_instead_of_hanging
     assert all(line.endswith("60 秒（虚拟时间）后还没结束：run() 是不是卡住了？") for line in reasons), output
 
 
+def test_a_timeout_error_from_the_learners_run_is_shown_as_it_is_not_as_a_stuck_run(tmp_path):
+    leaky = tmp_path / "leaky_scheduler.py"
+    leaky.write_text(
+        "import asyncio\n"
+        "from course_lib import SmartScheduler as _Base, Task, TaskStatus\n\n"
+        "class SmartScheduler(_Base):\n"
+        "    async def run(self):\n"
+        "        await asyncio.wait_for(asyncio.sleep(10), 2)   # a step-3 slip: the timeout escapes run()\n",
+        encoding="utf-8")
+    outcomes, output = _pytest(EXAMPLE_TESTS, tmp_path, leaky)
+    reasons = [line for line in output.splitlines() if line.startswith("FAILED")]
+    assert len(reasons) == EXAMPLE_TEST_COUNT - 1, output
+    assert all("TimeoutError" in line and "60 秒" not in line for line in reasons), output
+
+
 def test_the_learners_command_from_the_project_root_works_with_only_pytest_asyncio(tmp_path):
     """`python -m pytest exercises/test_challenge1_scheduler.py`, as 05 tells learners,
     with the configuration pytest finds there and no plugin beyond pytest-asyncio
