@@ -25,6 +25,7 @@ from .balancing import (
 )
 from .builtin import CalculatorAgent, SearchAgent, SummarizeAgent, TranslateAgent
 from .bus import InMemoryBus, MessageBus
+from .redis_local import RedisNotAvailable, local_redis
 from ..calculator import CalculatorError, evaluate
 from .coordinator import Coordinator
 from .taskqueue import TaskQueue
@@ -63,7 +64,6 @@ __all__ = [
     "EventKind",
     "InMemoryBus",
     "InjectedFault",
-    "TaskCancelledError",
     "InvalidTaskError",
     "LeastLoaded",
     "Message",
@@ -72,10 +72,12 @@ __all__ = [
     "PermanentTaskError",
     "PowerOfTwoChoices",
     "RandomChoice",
+    "RedisNotAvailable",
     "RoundRobin",
     "SearchAgent",
     "StatusUpdate",
     "SummarizeAgent",
+    "TaskCancelledError",
     "TaskDeadlineError",
     "TaskQueue",
     "TaskRecord",
@@ -84,5 +86,6 @@ __all__ = [
     "TaskState",
     "TranslateAgent",
     "evaluate",
+    "local_redis",
     "make_policy",
 ]
