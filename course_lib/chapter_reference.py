@@ -235,7 +235,6 @@ def chapter_test_scheduler(implementation: Any, **run_options: Any) -> Coroutine
             built.append(self)
             return await super().run(*args, **{**run_options, **kwargs})
 
-    SmartScheduler.__qualname__ = SmartScheduler.__name__ = implementation.SmartScheduler.__name__
     names = {"asyncio": asyncio, "SmartScheduler": SmartScheduler, "Task": implementation.Task}
     chapter_test = types.FunctionType(test_scheduler.__code__, names)
 
