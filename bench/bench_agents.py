@@ -8,8 +8,10 @@ agents of capacity 1, on the default asyncio loop, against a bare
 `asyncio.Queue` producer/consumer doing the same hand-offs in the same run:
 the producer puts each task in the inbox queue of a free consumer, the
 consumer puts its result in a results queue, and the producer refills that
-consumer.  The ratio (coordinator / baseline, best of 5 interleaved rounds) is
-what counts; absolute numbers vary between machines.  Target: >= 0.25.
+consumer.  What counts is the coordinator's overhead per task: its time per
+task minus the baseline's (best of 5 interleaved rounds each), which pays for
+the protocol (messages with ids, acknowledgements, a task per job) and the
+bookkeeping (events, stats, failover).  Target: <= 50 us per task.
 
 Failover: on the virtual clock, an agent crashes mid-task at several phases
 of its heartbeat cycle; the time from the crash until the task restarts on
@@ -136,12 +138,14 @@ def main() -> None:
     n = 2_000 if args.quick else 20_000
 
     print(f"Throughput: {n} no-op tasks, best of {ROUNDS} rounds\n")
-    print("| agents | bare asyncio.Queue (tasks/s) | Coordinator (tasks/s) | ratio | target >= 0.25 |")
-    print("|---:|---:|---:|---:|:---:|")
+    print("| agents | bare asyncio.Queue (tasks/s) | Coordinator (tasks/s) | ratio "
+          "| overhead per task (us) | target <= 50 us |")
+    print("|---:|---:|---:|---:|---:|:---:|")
     for agents in AGENT_COUNTS:
         base, ours = rates(agents, n)
-        ratio = ours / base
-        print(f"| {agents} | {base:,.0f} | {ours:,.0f} | {ratio:.2f} | {'yes' if ratio >= 0.25 else 'NO'} |")
+        overhead = 1e6 * (1 / ours - 1 / base)
+        print(f"| {agents} | {base:,.0f} | {ours:,.0f} | {ours / base:.2f} | {overhead:.1f} "
+              f"| {'yes' if overhead <= 50 else 'NO'} |")
 
     print("\nFailover on the virtual clock: crash -> task running on another agent\n")
     print("| heartbeat_interval | heartbeat_timeout | mean (s) | worst (s) | bound: timeout + interval | met |")

@@ -115,6 +115,24 @@ EN = {
     "{name} = {value:.3f} 秒": "{name} = {value:.3f} s",
     "各组数量": "Counts per group",
     "数量": "count",
+    # the worker command line (course_lib.agents.worker)
+    "--agent {spec!r} 既不是内置 Agent（{builtin}），也不是 package.module:ClassName 的形式":
+        "--agent {spec!r} is neither a built-in agent ({builtin}) nor package.module:ClassName",
+    "导入 {module} 失败：{error}（这个模块在 worker 的 Python 路径上吗？）":
+        "cannot import {module}: {error} (is it on the worker's Python path?)",
+    "{module} 里没有名为 {name} 的 BaseAgent 子类": "{module} has no BaseAgent subclass named {name}",
+    "{name}(agent_id) 无法创建：{error}（它的 __init__ 应该只需要 agent_id）":
+        "{name}(agent_id) failed: {error} (its __init__ should need only the agent id)",
+    "--capacity 应为正整数，收到 {value!r}": "--capacity must be a positive integer, got {value!r}",
+    "收到停止信号，已告别": "stop signal received; said goodbye",
+    "协调器注销了这个 Agent": "the coordinator unregistered this agent",
+    "worker 无法启动：{error}": "the worker cannot start: {error}",
+    "worker 需要 redis-py：pip install redis（{error}）": "the worker needs redis-py: pip install redis ({error})",
+    "{agent} 已启动：命名空间 {namespace}，能力 {capabilities}，容量 {capacity}":
+        "{agent} started: namespace {namespace}, capabilities {capabilities}, capacity {capacity}",
+    "{agent} 被协调器拒绝：{error}": "{agent} was refused by the coordinator: {error}",
+    "{agent} 出错停止：{kind}: {error}": "{agent} stopped on an error: {kind}: {error}",
+    "{agent} 已停止：{why}": "{agent} stopped: {why}",
 }
 
 # Reasons the cores record (`course_lib.i18n.Reason`): English -> Chinese.
@@ -136,6 +154,13 @@ ZH = {
     "crash()": "crash()：模拟崩溃",
     "pause({seconds:g})": "pause({seconds:g})：沉默 {seconds:g} 秒",
     "pause ended": "沉默结束",
+    "agent {agent} restarted": "{agent} 重启了",
+    "agent {agent} stopped": "{agent} 停下了",
+    "said goodbye": "主动告别",
+    "replaced by a new run of the agent": "被同名 Agent 的新进程取代",
+    "malformed entry in the inbox of {address}: {detail}": "{address} 的收件箱里有一条格式不对的记录：{detail}",
+    "bus {kind}: {detail}": "消息总线 {kind}：{detail}",
+    "resumed after a coordinator restart": "协调器重启后接着做",
 }
 
 # Names of states and event kinds (Enum values): English -> Chinese.
@@ -161,4 +186,5 @@ NAMES = {
     "pause": "暂停",
     "resume": "恢复",
     "ignored": "已忽略",
+    "bus": "消息总线",
 }

@@ -1,4 +1,4 @@
-"""Challenge 2: the distributed agent system, in one process, on a message bus.
+"""Challenge 2: the distributed agent system, on a message bus (in one process or many).
 
 Example use::
 
@@ -11,10 +11,14 @@ Example use::
                                               "expression": "10 + 20"})]
         print(await coordinator.gather(ids), coordinator.get_stats())
 
-See `course_lib.agents.coordinator` for the rules.
+See `course_lib.agents.coordinator` for the rules and
+`course_lib.agents.protocol` for the messages.  `RedisBus` (Redis Streams,
+for agents in other processes) loads on first use and needs ``pip install redis``.
 """
 
-from .agent import BaseAgent
+from typing import Any
+
+from .agent import AgentRejectedError, BaseAgent, current_agent
 from .balancing import (
     BalancingPolicy,
     LeastLoaded,
@@ -24,7 +28,8 @@ from .balancing import (
     make_policy,
 )
 from .builtin import CalculatorAgent, SearchAgent, SummarizeAgent, TranslateAgent
-from .bus import InMemoryBus, MessageBus
+from .bus import BusEvent, InMemoryBus, MessageBus
+from .codec import JsonCodec, MalformedMessageError, NotSerializableError, RemoteTaskError
 from .redis_local import RedisNotAvailable, local_redis
 from ..calculator import CalculatorError, evaluate
 from .coordinator import Coordinator
@@ -39,18 +44,36 @@ from .types import (
     InjectedFault,
     TaskCancelledError,
     InvalidTaskError,
-    Message,
-    MessageType,
     PermanentTaskError,
-    StatusUpdate,
     TaskDeadlineError,
     TaskRecord,
+    TaskState,
+)
+from .protocol import (
+    Broadcast,
+    Goodbye,
+    Heartbeat,
+    Message,
+    MessageType,
+    Registration,
+    StatusUpdate,
     TaskRequest,
     TaskResult,
-    TaskState,
 )
 
 __all__ = [
+    "AgentRejectedError",
+    "Broadcast",
+    "BusEvent",
+    "Goodbye",
+    "Heartbeat",
+    "JsonCodec",
+    "MalformedMessageError",
+    "NotSerializableError",
+    "RedisBus",
+    "Registration",
+    "RemoteTaskError",
+    "current_agent",
     "AgentCapability",
     "AgentEvent",
     "AgentInfo",
@@ -89,3 +112,12 @@ __all__ = [
     "local_redis",
     "make_policy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # RedisBus needs redis-py, which the in-process course does not.
+    if name == "RedisBus":
+        from .redis_bus import RedisBus
+
+        return RedisBus
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,26 +1,27 @@
 """BaseAgent: the worker side of the agent system.
 
-An agent reads its inbox on the coordinator's message bus, runs each task it
-is sent (up to ``capacity`` at once), answers with a TASK_RESULT, and sends a
-HEARTBEAT every ``heartbeat_interval``.  It talks to other agents only
-through the bus: `send` and `broadcast` for notes, `request` to have another
-agent (or any agent with a capability) do a task and wait for the answer.
+An agent knows two things: a message bus and the coordinator's address on
+it.  Everything else arrives in its inbox (see `course_lib.agents.protocol`).
+Its `run` loop:
 
-How tasks run
--------------
-One asyncio task at a time reads the inbox: the *reader*, at first the task
-of `run` itself.  It handles messages one by one, in order.  A TASK_REQUEST
-it runs at once, inside itself: a task that never waits (a quick lookup, a
-calculation) is done before the next message, with no asyncio task created
-for it.  When the task does wait, the reader keeps it, since its awaits and
-``asyncio.current_task()`` (``asyncio.timeout``, task groups) belong to it,
-and hands the inbox to another reader (a parked one, or a new one) before it
-waits; once the task is done, it parks until the inbox needs it again.  So
-the inbox is always read (replies to `request` arrive while a task waits on
-them), tasks run side by side up to ``capacity``, and each waiting task is
-in an asyncio task of its own that `crash` (or a stale-attempt notice) can
-cancel.  Each task runs in its own copy of the reader's context, as with
-``asyncio.create_task``.
+1. opens its inbox and sends REGISTER (a fresh *incarnation* each run, so a
+   restarted agent is told from its old self);
+2. sends a HEARTBEAT every ``heartbeat_interval`` (the coordinator says how
+   often when it confirms the registration);
+3. reads the inbox in order.  Each TASK_REQUEST starts an asyncio task of
+   its own (a *job*), so tasks run side by side up to ``capacity`` while
+   the inbox is still read: answers to `request` arrive while a job waits on
+   them.  A job sends its TASK_RESULT and only then acknowledges its
+   request, so a request whose job never ended comes again to a restarted
+   agent (at-least-once delivery).
+
+Duplicates are expected: a request for an attempt already running is
+skipped, one already answered is answered again from a short memory, and a
+DIRECT note is handled once per message id.
+
+Hosted in the coordinator's process, ``await agent.connect(coordinator)``
+does all of this for you; in a worker process, `attach` a bus and call
+`run` (``python -m course_lib.agents worker`` does).
 
 The fault-injection hooks `crash`, `pause` and `fail_next` exist for
 teaching: they make failover, late results and retries happen on demand.
@@ -31,37 +32,56 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import itertools
-import types
 from abc import ABC, abstractmethod
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..i18n import Reason
+from .bus import MessageBus
+from .codec import NotSerializableError
+from .protocol import (
+    Broadcast,
+    Goodbye,
+    Heartbeat,
+    REGISTER_AGAIN,
+    Message,
+    MessageType,
+    Registration,
+    StatusUpdate,
+    TaskRequest,
+    TaskResult,
+    new_token,
+)
 from .types import (
     AgentCapability,
-    AgentEvent,
+    AgentStatus,
     EventKind,
     InjectedFault,
     InvalidTaskError,
-    Message,
-    MessageType,
-    StatusUpdate,
     TaskCancelledError,
-    TaskRequest,
-    TaskResult,
-    loop_time,
-    parse_capability,
 )
 
 if TYPE_CHECKING:
     from .coordinator import Coordinator
 
-__all__ = ["BaseAgent"]
+__all__ = ["BaseAgent", "AgentRejectedError", "current_agent"]
 
 TASK_REQUEST, TASK_RESULT = MessageType.TASK_REQUEST, MessageType.TASK_RESULT
-AGENT_STATUS, HEARTBEAT, DIRECT = MessageType.AGENT_STATUS, MessageType.HEARTBEAT, MessageType.DIRECT
-_new = tuple.__new__  # builds a named tuple from all its fields, skipping its slower __new__
+AGENT_STATUS, DIRECT = MessageType.AGENT_STATUS, MessageType.DIRECT
+REMEMBERED = 256  # answered attempts and DIRECT ids kept, to recognise duplicates
+
+_current_agent: contextvars.ContextVar[Optional[BaseAgent]] = contextvars.ContextVar(
+    "course_lib_current_agent", default=None)
+
+
+def current_agent() -> Optional[BaseAgent]:
+    """The agent whose loop (or one of whose jobs) is running now, else None."""
+    return _current_agent.get()
+
+
+class AgentRejectedError(RuntimeError):
+    """The coordinator refused this agent's registration (the reason says why)."""
 
 
 class BaseAgent(ABC):
@@ -98,20 +118,27 @@ class BaseAgent(ABC):
         self.id = agent_id
         self.capabilities = capabilities
         self.capacity = capacity
-        self.coordinator: Optional[Coordinator] = None
+        self.coordinator: Optional[Coordinator] = None  # set by connect(), in-process only
+        self.bus: Optional[MessageBus] = None
+        self.coordinator_id = "coordinator"
+        self.incarnation = ""  # a fresh token each time run() starts
         self.running = False
         self.received: deque[Message] = deque(maxlen=100)
+        self._heartbeat_interval: Optional[float] = None
+        self._request_prefix: Optional[str] = None
+        self._incarnation: Optional[str] = None
         self._task: Optional[asyncio.Task] = None  # run()
-        self._loop: Optional[asyncio.AbstractEventLoop] = None  # run()'s
-        self._heartbeat_task: Optional[asyncio.Task] = None
-        # Tasks that waited, and so are still running: task id -> (attempt, the reader running it).
-        self._jobs: dict[str, tuple[int, asyncio.Task]] = {}
-        self._helpers: set[asyncio.Task] = set()  # readers besides run()'s own task
-        self._parked: deque[asyncio.Future] = deque()  # readers waiting to read the inbox again
-        self._drops: dict[asyncio.Task, int] = {}  # reader -> cancellations asked by _drop_stale
-        self._reader_error: Optional[BaseException] = None  # what killed a helper reader
-        self._requests: dict[str, asyncio.Future] = {}  # task id -> answer
+        self._heartbeats: Optional[asyncio.Task] = None
+        self._helpers: set[asyncio.Task] = set()  # short sends started from the inbox loop
+        self._closing = False  # stop() was called: take no new tasks
+        self._jobs: dict[tuple[str, int], asyncio.Task] = {}  # (task id, attempt) -> job
+        self._dropped: set[tuple[str, int]] = set()  # jobs cancelled as stale
+        self._answered: OrderedDict[tuple[str, int], TaskResult] = OrderedDict()
+        self._seen_notes: OrderedDict[str, None] = OrderedDict()
+        self._requests: dict[str, asyncio.Future] = {}  # request id -> answer
         self._request_ids = itertools.count(1)
+        self._stopped_because: Optional[StatusUpdate] = None
+        self._fault_listeners: list[Callable[[EventKind, Reason], Any]] = []
         self._fail_next = 0
         self._awake = asyncio.Event()  # cleared while paused
         self._awake.set()
@@ -120,7 +147,7 @@ class BaseAgent(ABC):
     # ---------------------------------------------------------- chapter API
 
     async def connect(self, coordinator: Coordinator) -> None:
-        """Register with *coordinator*, which starts `run` (now, or when it starts)."""
+        """Register with *coordinator* in this process; it runs `run` (now, or when it starts)."""
         self.coordinator = coordinator
         try:
             await coordinator.register_agent(self)
@@ -133,77 +160,130 @@ class BaseAgent(ABC):
         """Do *task* and return its result; raising fails this attempt."""
 
     async def run(self) -> None:
-        """The agent's loop: read the inbox, start tasks, send heartbeats.
+        """The agent's loop: register, send heartbeats, read the inbox and run tasks.
 
-        The coordinator starts it when the agent connects (or when the
-        coordinator starts) and stops it by cancelling it.  Called while the
-        loop already runs (``asyncio.gather(coordinator.run(), agent.run())``
-        in the chapter's style), it waits for that loop to end instead of
-        starting a second one; the coordinator likewise adopts a loop that a
-        user started before it.
+        It returns when the coordinator removes the agent, and stops (with
+        every job) when cancelled.  Called while the loop already runs in
+        another task (``asyncio.gather(coordinator.run(), agent.run())`` in
+        the chapter's style), it waits for that loop to end instead of
+        starting a second one.  Raises `AgentRejectedError` if the
+        coordinator refuses the registration.
         """
-        coordinator = self._connected()
+        bus = self._attached()
         current = asyncio.current_task()
         if self.running and self._task is not None and self._task is not current:
             await asyncio.wait([self._task])  # cancelling this wait leaves that loop alone
             return
         self.running = True
         self._task = current
-        self._loop = current.get_loop()
-        self._reader_error = None
+        self.incarnation = self._incarnation or new_token()
+        self._stopped_because = None
+        self._closing = False
+        _current_agent.set(self)  # this task's context, and its jobs'
         try:
-            # The first heartbeat goes out, and its timer starts, before any task
-            # here can start one of its own (as when every task had an asyncio task
-            # of its own, started after this one).  The rest of the loop is a task.
-            heartbeat, context = self._heartbeat(coordinator), contextvars.copy_context()
-            waiting_on = context.run(heartbeat.send, None)
-            self._heartbeat_task = asyncio.create_task(
-                _carried_on(heartbeat, context, waiting_on), name=f"heartbeat {self.id}"
-            )
-            await self._read_inbox(coordinator)
-        except asyncio.CancelledError:
-            error, self._reader_error = self._reader_error, None
-            if error is not None:  # a helper reader died of it: so does the agent's loop
-                raise error from None
-            raise
+            await bus.open(self.id)
+            await self._register()
+            if self._heartbeat_interval is not None:
+                self._start_heartbeats()
+            await self._read_inbox(bus)
         finally:
-            self._task = None  # so that _halt() does not cancel this very task
             self._halt()
             await asyncio.gather(*self._children(), return_exceptions=True)
-            self._heartbeat_task = None
             self._jobs.clear()
             self._helpers.clear()
-            self._parked.clear()
-            self._drops.clear()
+            self._dropped.clear()
+            self._heartbeats = None
+        update = self._stopped_because
+        if update is not None and update.reason.startswith("rejected"):
+            raise AgentRejectedError(f"agent {self.id!r}: {update.reason}")
 
     async def send_message(self, message: Message) -> None:
-        """Send *message* on the coordinator's bus (held back while paused)."""
-        coordinator = self.coordinator
-        if coordinator is None:
-            self._connected()  # raises
+        """Send *message* on the bus (held back while paused)."""
+        bus = self._attached()
         if message.sender != self.id:
             raise ValueError(f"agent {self.id!r} cannot send a message as {message.sender!r}")
         if not self._awake.is_set():
             await self._awake.wait()
-        await coordinator.message_bus.send(message)
+        await bus.send(message)
+
+    # ------------------------------------------------------- outside a coordinator
+
+    def attach(self, bus: MessageBus, coordinator_id: str = "coordinator", *,
+               heartbeat_interval: Optional[float] = None,
+               request_prefix: Optional[str] = None,
+               incarnation: Optional[str] = None) -> None:
+        """Use *bus* and the coordinator at address *coordinator_id*; then call `run`.
+
+        An in-process host, which knows more, also passes:
+        ``heartbeat_interval``, to start heartbeats before the coordinator
+        confirms the registration; ``request_prefix``, to start the ids of
+        this agent's requests (by default the agent id and its incarnation,
+        unique across restarts); ``incarnation``, kept across runs of this
+        object (by default each run is a new incarnation).
+        """
+        if self.running:
+            raise RuntimeError(f"agent {self.id!r} is running; attach it before run()")
+        self.bus = bus
+        self.coordinator_id = coordinator_id
+        self._heartbeat_interval = heartbeat_interval
+        self._request_prefix = request_prefix
+        self._incarnation = incarnation
+        if incarnation is not None:
+            self.incarnation = incarnation
+
+    async def say_goodbye(self, reason: str = "") -> None:
+        """Tell the coordinator this agent stops (its tasks go to other agents)."""
+        await self._send(self.coordinator_id, MessageType.GOODBYE,
+                         Goodbye(incarnation=self.incarnation, reason=reason))
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Leave cleanly: take no new task, give the running ones up to *grace*
+        seconds to finish and answer, say goodbye (the coordinator gives what
+        is left to other agents), and end `run`.  SIGTERM and Ctrl-C in a
+        worker process call this."""
+        if not self.running:
+            return
+        self._closing = True
+        jobs = list(self._jobs.values())
+        if jobs and grace > 0:
+            await asyncio.wait(jobs, timeout=grace)
+        try:
+            await self.say_goodbye("stopping")
+        finally:
+            loop_task = self._task
+            self._halt()
+            if loop_task is not None and loop_task is not asyncio.current_task():
+                await asyncio.gather(loop_task, return_exceptions=True)
+
+    def start(self) -> asyncio.Task:
+        """Run `run` in a new task (or return the task already running it).
+
+        The agent counts as running from now on, so its fault hooks work
+        before the task has taken its first step.
+        """
+        if self.running and self._task is not None and not self._task.done():
+            return self._task
+        self._attached()
+        self._task = asyncio.get_running_loop().create_task(self.run(), name=f"agent {self.id}")
+        self.running = True
+        return self._task
 
     # ------------------------------------------------------ talking to peers
 
     async def send(self, receiver: str, content: Any) -> None:
         """Send a DIRECT message with *content* to agent *receiver*."""
-        await self.send_message(Message(DIRECT, self.id, receiver, content))
+        await self._send(receiver, DIRECT, content)
 
-    async def broadcast(self, content: Any, capability: Optional[AgentCapability] = None) -> int:
+    async def broadcast(self, content: Any, capability: Optional[AgentCapability] = None, *,
+                        timeout: Optional[float] = None) -> int:
         """Send *content* to every other registered agent (with *capability*, if given).
 
-        Returns how many agents it was sent to.
+        The coordinator passes it on; returns how many agents it reached.
         """
-        coordinator = self._connected()
-        peers = coordinator.find_agents(capability) if capability else coordinator.agents.values()
-        receivers = [info.id for info in peers if info.id != self.id]
-        for receiver in receivers:
-            await self.send(receiver, content)
-        return len(receivers)
+        request_id = self._next_request_id("broadcast")
+        return await self._ask(request_id, MessageType.BROADCAST, Broadcast(
+            request_id=request_id, content=content,
+            capability=None if capability is None else capability.value), timeout, "broadcast")
 
     async def request(
         self,
@@ -220,41 +300,17 @@ class BaseAgent(ABC):
         is a task like any other, with a deadline of *timeout* seconds.
         Raises the task's error, or `TimeoutError`.
         """
-        coordinator = self._connected()
-        task = dict(payload)
-        agent_only = None
-        if isinstance(target, str) and target in coordinator.agents:
-            agent_only = target
-        else:
-            try:
-                task["type"] = parse_capability(target)
-            except InvalidTaskError:
-                raise InvalidTaskError(
-                    f"request target {target!r} is neither a registered agent nor a capability"
-                ) from None
-        task_id = f"{self.id}/request-{next(self._request_ids)}"
-        answer = asyncio.get_running_loop().create_future()
-        self._requests[task_id] = answer
-        try:
-            await self.send_message(Message(
-                TASK_REQUEST, self.id, coordinator.id,
-                TaskRequest(task_id, task, agent=agent_only, deadline=timeout),
-            ))
-            async with asyncio.timeout(timeout):
-                outcome: TaskResult = await answer
-        except TimeoutError:
-            raise TimeoutError(
-                f"agent {self.id!r}: request {task_id} to {getattr(target, 'value', target)!r} "
-                f"got no answer within {timeout:g} s"
-            ) from None
-        finally:
-            del self._requests[task_id]
-        if outcome.error is not None:
-            raise outcome.error
-        return outcome.result
+        if isinstance(target, AgentCapability):
+            target = target.value
+        elif not isinstance(target, str):
+            raise InvalidTaskError(f"request target must be a capability or an agent id, got {target!r}")
+        task_id = self._next_request_id("request")
+        return await self._ask(task_id, TASK_REQUEST, TaskRequest(
+            task_id=task_id, task=dict(payload), target=target, deadline=timeout,
+            incarnation=self.incarnation), timeout, f"request {task_id} to {target!r}")
 
     async def handle_message(self, message: Message) -> None:
-        """Handle a DIRECT (or other non-task) message; by default keep it in `received`.
+        """Handle a DIRECT message; by default keep it in `received`.
 
         It runs inside the inbox loop, so it should be quick.
         """
@@ -291,6 +347,12 @@ class BaseAgent(ABC):
             raise ValueError(f"fail_next() needs an integer >= 0, got {n!r}")
         self._fail_next = n
 
+    def on_fault(self, callback: Callable[[EventKind, Reason], Any]) -> Callable[[], None]:
+        """Call ``callback(kind, reason)`` when a fault hook fires (CRASH, PAUSE,
+        RESUME); returns an unsubscribe function.  The hosting coordinator logs them."""
+        self._fault_listeners.append(callback)
+        return lambda: callback in self._fault_listeners and self._fault_listeners.remove(callback)
+
     @property
     def paused(self) -> bool:
         return not self._awake.is_set()
@@ -305,126 +367,156 @@ class BaseAgent(ABC):
 
     # ------------------------------------------------------------- inside
 
-    def _launch(self) -> asyncio.Task:
-        """Start `run` in a task (the coordinator does this), or adopt the one a
-        user started; faults apply from now on."""
-        if self.running and self._task is not None and not self._task.done():
-            return self._task
-        self._loop = loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self.run(), name=f"agent {self.id}")
-        self.running = True
-        return self._task
+    def _attached(self) -> MessageBus:
+        if self.bus is None:
+            raise RuntimeError(
+                f"agent {self.id!r} is not connected; await agent.connect(coordinator) "
+                "(or agent.attach(bus) in a worker process)")
+        return self.bus
 
-    def _connected(self) -> Coordinator:
-        if self.coordinator is None:
-            raise RuntimeError(f"agent {self.id!r} is not connected; await agent.connect(coordinator)")
-        return self.coordinator
+    def _next_request_id(self, kind: str) -> str:
+        prefix = self._request_prefix or f"{self.id}/{self.incarnation}"
+        return f"{prefix}/{kind}-{next(self._request_ids)}"
 
-    async def _heartbeat(self, coordinator: Coordinator) -> None:
-        interval, receiver = coordinator.heartbeat_interval, coordinator.id
+    async def _send(self, receiver: str, kind: MessageType, content: Any) -> None:
+        await self.send_message(Message(kind, self.id, receiver, content,
+                                        asyncio.get_running_loop().time()))
+
+    async def _ask(self, request_id: str, kind: MessageType, content: Any,
+                   timeout: Optional[float], what: str) -> Any:
+        """Send a request to the coordinator and wait for its TASK_RESULT."""
+        self._attached()
+        answer = asyncio.get_running_loop().create_future()
+        self._requests[request_id] = answer
+        try:
+            await self._send(self.coordinator_id, kind, content)
+            async with asyncio.timeout(timeout):
+                outcome: TaskResult = await answer
+        except TimeoutError:
+            raise TimeoutError(
+                f"agent {self.id!r}: {what} got no answer within {timeout:g} s") from None
+        finally:
+            del self._requests[request_id]
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.result
+
+    async def _register(self) -> None:
+        await self._send(self.coordinator_id, MessageType.REGISTER, Registration(
+            capabilities=tuple(c.value for c in AgentCapability if c in self.capabilities),
+            capacity=self.capacity, incarnation=self.incarnation))
+
+    def _background(self, coroutine: Any) -> None:
+        """Run *coroutine* in a task of this agent's (stopped with it)."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+
+    def _start_heartbeats(self) -> None:
+        if self._heartbeats is None:
+            self._heartbeats = asyncio.get_running_loop().create_task(
+                self._beat(self._heartbeat_interval), name=f"heartbeat {self.id}")
+
+    async def _beat(self, interval: float) -> None:
         while True:
-            await self.send_message(Message(HEARTBEAT, self.id, receiver, None))
+            await self._send(self.coordinator_id, MessageType.HEARTBEAT,
+                             Heartbeat(incarnation=self.incarnation))
             await asyncio.sleep(interval)
 
-    async def _read_inbox(self, coordinator: Coordinator) -> None:
-        """Handle messages in order while this task is the reader (see the module docstring)."""
-        bus, me, awake = coordinator.message_bus, self.id, self._awake
-        receive, acknowledge = bus.receive, bus.acknowledge
-        while self.running:  # crash() inside a task that never waited ends the loop here
-            message = await receive(me)
+    async def _read_inbox(self, bus: MessageBus) -> None:
+        """Handle messages in order until the coordinator removes this agent."""
+        me, awake = self.id, self._awake
+        while self._stopped_because is None:
+            message = await bus.receive(me)
             if not awake.is_set():
                 await awake.wait()
             kind = message.type
-            if kind is TASK_REQUEST:
-                await acknowledge(me, message)  # taken charge of
-                rest = self._start_job(message.content)
-                if rest is not None:  # it waits: another task reads the inbox meanwhile
-                    await self._see_through(rest)
-                    await self._park()
-                continue
+            if kind is TASK_REQUEST and self._start_job(message):
+                continue  # the job acknowledges it once answered
             if kind is TASK_RESULT:
-                answer = self._requests.get(message.content.task_id)
+                outcome = message.content
+                answer = self._requests.get(getattr(outcome, "task_id", None))
                 if answer is not None and not answer.done():
-                    answer.set_result(message.content)
+                    answer.set_result(outcome)
             elif kind is AGENT_STATUS:
-                self._drop_stale(message.content)
-            else:
+                self._on_status(message.content)
+            elif kind is DIRECT and self._first_time(message.id):
                 await self.handle_message(message)
-            await acknowledge(me, message)
-        # crash() ran inside a task that never waited: take its cancellation here,
-        # before run()'s cleanup (which awaits) would.
-        await asyncio.sleep(0)
+            await bus.acknowledge(me, message)
 
-    def _start_job(self, request: TaskRequest) -> Optional[types.GeneratorType]:
-        """Run *request* until it ends or first waits; if it waits, pass the inbox on
-        and return what to await to see it through in this task."""
-        job = self._execute(request)
-        context = contextvars.copy_context()
+    def _first_time(self, message_id: str) -> bool:
+        seen = self._seen_notes
+        if message_id in seen:
+            return False
+        seen[message_id] = None
+        if len(seen) > REMEMBERED:
+            seen.popitem(last=False)
+        return True
+
+    def _on_status(self, update: StatusUpdate) -> None:
+        if not isinstance(update, StatusUpdate):
+            return
+        if update.incarnation and update.incarnation != self.incarnation:
+            return  # meant for an earlier run of this agent
+        if update.status is AgentStatus.OFFLINE:
+            if update.reason == REGISTER_AGAIN:  # the coordinator restarted and forgot us
+                self._background(self._register())
+            else:
+                self._stopped_because = update  # removed, replaced or rejected: stop reading
+            return
+        if update.heartbeat_interval is not None and self._heartbeat_interval is None:
+            self._heartbeat_interval = update.heartbeat_interval
+            self._start_heartbeats()
+        for task_id, attempt in update.stale:  # given to other agents meanwhile: drop them
+            job = self._jobs.get((task_id, attempt))
+            if job is not None:
+                self._dropped.add((task_id, attempt))
+                job.cancel()
+
+    def _start_job(self, message: Message) -> bool:
+        """Start a job for a TASK_REQUEST; False if there is nothing to run (a
+        duplicate, or a request meant for an earlier run), to acknowledge now."""
+        request = message.content
+        if not isinstance(request, TaskRequest):
+            return False
+        if request.incarnation and request.incarnation != self.incarnation:
+            return False
+        key = (request.task_id, request.attempt)
+        if key in self._jobs or self._closing:
+            return False  # running already, or leaving (the goodbye hands it back)
+        self._jobs[key] = asyncio.get_running_loop().create_task(
+            self._job(request, message, self._answered.get(key)),
+            name=f"{self.id} {request.task_id}#{request.attempt}")
+        return True
+
+    async def _job(self, request: TaskRequest, message: Message,
+                   answered: Optional[TaskResult]) -> None:
+        """Run one attempt (or, for a request answered already, say the answer again)."""
+        key = (request.task_id, request.attempt)
         try:
-            waiting_on = context.run(job.send, None)
-        except StopIteration:
-            return None  # done, result sent
+            outcome = answered or await self._attempt(request)
         except asyncio.CancelledError:
-            return None  # the reader was cancelled meanwhile (crash() from inside the task)
-        self._jobs[request.task_id] = (request.attempt, asyncio.current_task())
-        self._pass_inbox()
-        return _carry_on(job, context, waiting_on)
-
-    async def _see_through(self, rest: types.GeneratorType) -> None:
-        """Await the rest of a task; absorb the cancellations of `_drop_stale`, not others."""
-        reader = asyncio.current_task()
-        try:
-            await rest
-        except asyncio.CancelledError:
-            if not self._forget_drops(reader):
-                raise  # crash(), or the coordinator stopping
-        else:
-            self._forget_drops(reader)
-
-    def _forget_drops(self, reader: asyncio.Task) -> bool:
-        """Take back the cancellations `_drop_stale` asked of *reader*; True if there
-        were some and nothing else asked for one."""
-        drops = self._drops.pop(reader, 0)
-        for _ in range(drops):
-            reader.uncancel()
-        return drops > 0 and not reader.cancelling()
-
-    def _pass_inbox(self) -> None:
-        """The reader is about to wait for a task: wake a parked reader, or start one."""
-        parked = self._parked
-        while parked:
-            waiter = parked.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
+            if key in self._dropped:  # given to another agent: handled, say nothing
+                self._dropped.discard(key)
+                await self._attached().acknowledge(self.id, message)
                 return
-        helper = asyncio.get_running_loop().create_task(self._help(), name=f"agent {self.id} reader")
-        self._helpers.add(helper)
+            raise  # crash(), or the agent stopping: the request stays unacknowledged
+        finally:
+            self._jobs.pop(key, None)
+        self._answered[key] = outcome
+        if len(self._answered) > REMEMBERED:
+            self._answered.popitem(last=False)
+        await self._answer(outcome, message)
 
-    async def _park(self) -> None:
-        """Wait until the inbox needs a reader again (a task has finished here meanwhile)."""
-        waiter = asyncio.get_running_loop().create_future()
-        self._parked.append(waiter)
-        await waiter
-
-    async def _help(self) -> None:
-        """A helper reader's task: read the inbox; if that fails, so does `run`."""
-        try:
-            await self._read_inbox(self._connected())
-        except Exception as exc:
-            if self._task is not None:
-                self._reader_error = exc
-                self._task.cancel()
-
-    async def _execute(self, request: TaskRequest) -> None:
+    async def _attempt(self, request: TaskRequest) -> TaskResult:
+        """Run ``process_task`` once; whatever it raises is a failed attempt,
+        except a cancellation asked of this job (and Ctrl-C or exit, passed on)."""
         task_id, attempt = request.task_id, request.attempt
-        # TaskResult built with tuple.__new__: all four fields, in order (see coordinator._new).
         try:
             if self._fail_next:
                 self._fail_next -= 1
                 raise InjectedFault(f"agent {self.id!r} failed task {task_id!r} on purpose")
-            outcome = _new(TaskResult, (task_id, attempt, await self.process_task(request.task), None))
-        except Exception as exc:
-            outcome = _new(TaskResult, (task_id, attempt, None, exc))
+            result = await self.process_task(request.task)
         except asyncio.CancelledError as exc:
             if asyncio.current_task().cancelling():  # crash(), a stale attempt, the end
                 raise
@@ -432,40 +524,31 @@ class BaseAgent(ABC):
                 f"agent {self.id!r}: process_task of {task_id!r} ended in CancelledError "
                 "although nobody cancelled it (did it await a cancelled future?)")
             error.__cause__ = exc
-            outcome = _new(TaskResult, (task_id, attempt, None, error))
-        finally:
-            jobs = self._jobs
-            entry = jobs.get(task_id)
-            if entry is not None and entry[0] == attempt:
-                del jobs[task_id]
-        coordinator = self.coordinator
-        if coordinator is not None:  # else unregistered meanwhile: nobody to answer
-            await self.send_message(Message(TASK_RESULT, self.id, coordinator.id, outcome,
-                                            self._loop.time()))
+            return TaskResult(task_id=task_id, attempt=attempt, error=error)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            return TaskResult(task_id=task_id, attempt=attempt, error=exc)
+        return TaskResult(task_id=task_id, attempt=attempt, result=result)
 
-    def _drop_stale(self, update: StatusUpdate) -> None:
-        """The coordinator gave these attempts to other agents: stop working on them."""
-        for task_id, attempt in update.stale:
-            entry = self._jobs.get(task_id)
-            if entry is not None and entry[0] == attempt:
-                reader = entry[1]  # _see_through tells this cancellation from the others
-                self._drops[reader] = self._drops.get(reader, 0) + 1
-                reader.cancel()
-
-    def _runs_in(self, task: Optional[asyncio.Task]) -> bool:
-        """Is *task* one of this agent's own (its loop, a reader, its heartbeats)?"""
-        return task is not None and (task is self._task or task in self._helpers
-                                     or task is self._heartbeat_task)
+    async def _answer(self, outcome: TaskResult, request: Message) -> None:
+        """Send *outcome* to the coordinator, then acknowledge the request it answers."""
+        try:
+            await self._send(self.coordinator_id, TASK_RESULT, outcome)
+        except NotSerializableError as exc:  # the result cannot cross the wire: a failure
+            outcome = TaskResult(task_id=outcome.task_id, attempt=outcome.attempt, error=exc)
+            self._answered[outcome.task_id, outcome.attempt] = outcome
+            await self._send(self.coordinator_id, TASK_RESULT, outcome)
+        await self._attached().acknowledge(self.id, request)
 
     def _children(self) -> list[asyncio.Task]:
-        """The tasks to stop with the agent (not run()'s own)."""
-        children = list(self._helpers)
-        if self._heartbeat_task is not None:
-            children.append(self._heartbeat_task)
+        children = [*self._jobs.values(), *self._helpers]
+        if self._heartbeats is not None:
+            children.append(self._heartbeats)
         return children
 
     def _halt(self) -> None:
-        """Cancel the loop, the heartbeats and every task, at once."""
+        """Cancel the loop, the heartbeats and every job, at once."""
         self.running = False
         if self._resume is not None:
             self._resume.cancel()
@@ -473,9 +556,9 @@ class BaseAgent(ABC):
         self._awake.set()
         for child in self._children():
             child.cancel()
-        if self._task is not None:
+        if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
-            self._task = None
+        self._task = None
 
     def _wake(self) -> None:
         self._resume = None
@@ -483,34 +566,5 @@ class BaseAgent(ABC):
         self._note(EventKind.RESUME, Reason("pause ended"))
 
     def _note(self, kind: EventKind, reason: Reason) -> None:
-        if self.coordinator is not None:
-            self.coordinator._hub.emit(AgentEvent(loop_time(), kind, None, self.id, reason=reason))
-
-
-@types.coroutine
-def _carry_on(job: Any, context: contextvars.Context, waiting_on: Any) -> Any:
-    """Go on running coroutine *job*, now waiting on *waiting_on*, in the awaiting
-    task and in *context*: what a task's steps would do, passing what the task
-    sends or throws (results, cancellation) through to *job*."""
-    run = context.run
-    while True:
-        try:
-            sent = yield waiting_on
-        except GeneratorExit:
-            job.close()
-            raise
-        except BaseException as exc:
-            try:
-                waiting_on = run(job.throw, exc)
-            except StopIteration as done:
-                return done.value
-        else:
-            try:
-                waiting_on = run(job.send, sent)
-            except StopIteration as done:
-                return done.value
-
-
-async def _carried_on(job: Any, context: contextvars.Context, waiting_on: Any) -> Any:
-    """`_carry_on` as a coroutine, for a task of its own."""
-    return await _carry_on(job, context, waiting_on)
+        for callback in list(self._fault_listeners):
+            callback(kind, reason)

@@ -1,30 +1,49 @@
 """The message bus: the only way messages travel between the coordinator and agents.
 
-`MessageBus` is the small interface the coordinator and the agents use, so
-the transport can change (a later version puts it on Redis Streams, for
-agents in other processes) without touching either of them.  `InMemoryBus`
-is the in-process implementation: one `Inbox` (a lean FIFO queue) per address.
+`MessageBus` is the contract; `InMemoryBus` keeps it in one process and
+`course_lib.agents.redis_bus.RedisBus` across processes and machines.
+
+The contract is **at-least-once delivery, acknowledged after handling**:
+
+* `send` puts a message in the inbox of ``message.receiver``, FIFO for each
+  sender; sending to an address with no inbox drops it, as a network would.
+* `receive` returns the next message.  The receiver calls `acknowledge`
+  once it has *handled* the message (acted on it, sent what it causes).
+* Until then the message may be delivered again: to a restarted receiver
+  (Redis), or when fault injection says so (`InMemoryBus`).  A message may
+  also arrive twice.  A copy keeps its ``id``; handlers are idempotent.
+* What the bus itself notices (a lost connection, a malformed entry it
+  skipped) goes to `subscribe` callbacks as a `BusEvent`, never a hang.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Coroutine, Iterator, Mapping
-from typing import Any, Optional
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
-from .types import Message
+from .protocol import Message
 
-__all__ = ["MessageBus", "InMemoryBus", "Inbox"]
+if TYPE_CHECKING:
+    from .taskbook import TaskStore
+
+__all__ = ["MessageBus", "InMemoryBus", "Inbox", "BusEvent"]
+
+
+class BusEvent(NamedTuple):
+    """Something the bus noticed: ``kind`` is "disconnected", "reconnected" or
+    "malformed"; ``address`` the inbox concerned (if any); ``detail`` in words."""
+
+    kind: str
+    address: Optional[str] = None
+    detail: str = ""
 
 
 class MessageBus(ABC):
-    """Delivers `Message` objects to per-address inboxes, FIFO for each sender.
-
-    A receiver acknowledges each message once it has taken charge of it.
-    Sending to an address with no inbox drops the message, as a network would.
-    """
+    """Delivers `Message` objects to per-address inboxes, at least once (see the module docstring)."""
 
     @abstractmethod
     async def open(self, address: str) -> None:
@@ -38,13 +57,26 @@ class MessageBus(ABC):
     async def send(self, message: Message) -> None:
         """Put *message* in the inbox of ``message.receiver``."""
 
+    async def send_many(self, messages: Iterable[Message]) -> None:
+        """Send *messages* in order (a bus may batch them)."""
+        for message in messages:
+            await self.send(message)
+
     @abstractmethod
     async def receive(self, address: str) -> Message:
         """Wait for and return the next message in the inbox of *address*."""
 
     @abstractmethod
-    async def acknowledge(self, address: str, message: Message) -> None:
-        """Mark *message*, received at *address*, as handled."""
+    async def acknowledge(self, address: str, *messages: Message) -> None:
+        """Mark *messages*, received at *address*, as handled: they will not come again."""
+
+    async def aclose(self) -> None:
+        """Release connections (nothing to do in memory)."""
+
+    def task_store(self, owner: str) -> Optional[TaskStore]:
+        """Where the coordinator *owner* keeps its tasks, if this bus is durable
+        (a restarted coordinator then resumes them); None in memory."""
+        return None
 
     def waiting(self, address: str) -> int:
         """How many messages `receive` at *address* would return without waiting.
@@ -54,6 +86,24 @@ class MessageBus(ABC):
         it waits.
         """
         return 0
+
+    def subscribe(self, callback: Callable[[BusEvent], Any]) -> Callable[[], None]:
+        """Call ``callback(event)`` for each `BusEvent`; returns an unsubscribe function."""
+        listeners = self._subscribers()
+        listeners.append(callback)
+        return lambda: callback in listeners and listeners.remove(callback)
+
+    def report(self, event: BusEvent) -> None:
+        """Tell the subscribers what the bus noticed (buses call this)."""
+        for callback in list(self._subscribers()):
+            callback(event)
+
+    def _subscribers(self) -> list[Callable[[BusEvent], Any]]:
+        try:
+            return self._listeners
+        except AttributeError:  # a subclass need not call an __init__ here
+            self._listeners: list[Callable[[BusEvent], Any]] = []
+            return self._listeners
 
 
 class Inbox:
@@ -85,6 +135,14 @@ class Inbox:
     def put_nowait(self, message: Message) -> None:
         self._items.append(message)
         if self._getters:
+            self._wake_next()
+
+    def put_front(self, messages: list[Any]) -> None:
+        """Put *messages* first, in their order (a redelivery)."""
+        self._items.extendleft(reversed(messages))
+        for _ in messages:
+            if not self._getters:
+                break
             self._wake_next()
 
     async def get(self) -> Message:
@@ -133,6 +191,18 @@ class Inbox:
 class InMemoryBus(MessageBus, Mapping[str, Inbox]):
     """`MessageBus` on in-process `Inbox` queues; also a read-only mapping of them.
 
+    Fault injection, for testing that handlers are idempotent:
+
+    * ``duplicate``: the chance that a sent message is delivered twice;
+    * ``redeliver``: the chance that an acknowledgement is lost, so the
+      message comes again later;
+    * `redeliver_unacknowledged` puts back every message received and not
+      yet acknowledged at an address, as a restarted receiver would get them.
+
+    ``seed`` makes the faults reproducible.  With a ``codec`` (a
+    `course_lib.agents.codec.JsonCodec`), every message is encoded at `send`
+    and decoded at `receive`, exactly as it would cross processes.
+
     Example use::
 
         bus = InMemoryBus()
@@ -143,12 +213,22 @@ class InMemoryBus(MessageBus, Mapping[str, Inbox]):
         bus["a"].qsize()                      # 0: the inboxes are plain FIFO queues
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, codec: Any = None, duplicate: float = 0.0, redeliver: float = 0.0,
+                 seed: Optional[int] = None) -> None:
+        for name, chance in (("duplicate", duplicate), ("redeliver", redeliver)):
+            if type(chance) not in (int, float) or not 0 <= chance <= 1:
+                raise ValueError(f"{name} must be a chance between 0 and 1, got {chance!r}")
+        self.codec = codec
+        self.duplicate = duplicate
+        self.redeliver = redeliver
+        self._random = random.Random(seed)
         self._inboxes: dict[str, Inbox] = {}
-        self._pending: dict[str, int] = {}
+        self._in_hand: dict[str, dict[str, list[Any]]] = {}  # address -> id -> [message, copies]
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.sent = 0
         self.dropped = 0  # sent to an address with no inbox
+        self.duplicated = 0
+        self.redelivered = 0
 
     async def open(self, address: str) -> None:
         # The bus lives on the loop that opened an inbox last: a coordinator
@@ -160,37 +240,94 @@ class InMemoryBus(MessageBus, Mapping[str, Inbox]):
                 inbox.loop = loop
         if address not in self._inboxes:
             self._inboxes[address] = Inbox(loop)
-            self._pending[address] = 0
+            self._in_hand[address] = {}
 
     async def close(self, address: str) -> None:
         self._inboxes.pop(address, None)
-        self._pending.pop(address, None)
+        self._in_hand.pop(address, None)
 
     async def send(self, message: Message) -> None:
-        address = message.receiver
-        inbox = self._inboxes.get(address)
+        item = message if self.codec is None else self.codec.encode(message)  # raises here
+        inbox = self._inboxes.get(message.receiver)
         if inbox is None:
             self.dropped += 1
             return
         self.sent += 1
-        self._pending[address] += 1
-        inbox.put_nowait(message)
+        inbox.put_nowait(item)
+        if self.duplicate and self._random.random() < self.duplicate:
+            self.duplicated += 1
+            inbox.put_nowait(item)
 
-    def receive(self, address: str) -> Coroutine[Any, Any, Message]:
-        # The inbox's own get() coroutine: one coroutine less on the hot path.
-        return self._inboxes[address].get()
+    def put_raw(self, address: str, data: bytes) -> None:
+        """Put *data* in an inbox as it is, as a foreign or broken sender would (needs a codec)."""
+        if self.codec is None:
+            raise RuntimeError("put_raw needs a bus with a codec")
+        self._inboxes[address].put_nowait(data)
 
-    async def acknowledge(self, address: str, message: Message) -> None:
-        if self._pending.get(address):
-            self._pending[address] -= 1
+    async def receive(self, address: str) -> Message:
+        inbox = self._inboxes[address]
+        while True:
+            item = await inbox.get()
+            if self.codec is not None:
+                try:
+                    item = self.codec.decode(item)
+                except ValueError as exc:  # MalformedMessageError: skip it, say so
+                    self.report(BusEvent("malformed", address, str(exc)))
+                    continue
+            in_hand = self._in_hand.get(address)
+            if in_hand is not None:
+                entry = in_hand.get(item.id)
+                if entry is None:
+                    in_hand[item.id] = [item, 1]
+                else:
+                    entry[1] += 1
+            return item
+
+    async def acknowledge(self, address: str, *messages: Message) -> None:
+        in_hand = self._in_hand.get(address)
+        if in_hand is None:
+            return
+        for message in messages:
+            entry = in_hand.get(message.id)
+            if entry is None:
+                continue
+            entry[1] -= 1
+            if not entry[1]:
+                del in_hand[message.id]
+            if self.redeliver and self._random.random() < self.redeliver:
+                self.redelivered += 1  # the acknowledgement was "lost"
+                self._requeue(address, [message])
+
+    def redeliver_unacknowledged(self, address: str) -> int:
+        """Deliver again, first, every message received at *address* and not yet
+        acknowledged (as a restart does); return how many."""
+        in_hand = self._in_hand.get(address)
+        if not in_hand:
+            return 0
+        messages = [message for message, copies in in_hand.values() for _ in range(copies)]
+        in_hand.clear()
+        codec = self.codec
+        self._inboxes[address].put_front(
+            messages if codec is None else [codec.encode(message) for message in messages])
+        self.redelivered += len(messages)
+        return len(messages)
+
+    def _requeue(self, address: str, messages: list[Message]) -> None:
+        inbox = self._inboxes.get(address)
+        if inbox is not None:
+            for message in messages:
+                inbox.put_nowait(message if self.codec is None else self.codec.encode(message))
 
     def waiting(self, address: str) -> int:
         inbox = self._inboxes.get(address)
         return 0 if inbox is None else inbox.qsize()
 
     def pending(self, address: str) -> int:
-        """Messages sent to *address* and not acknowledged yet (waiting or in hand)."""
-        return self._pending.get(address, 0)
+        """Messages at *address* not acknowledged yet (waiting, or received and in hand)."""
+        inbox = self._inboxes.get(address)
+        if inbox is None:
+            return 0
+        return inbox.qsize() + sum(copies for _, copies in self._in_hand[address].values())
 
     def __getitem__(self, address: str) -> Inbox:
         return self._inboxes[address]
@@ -203,7 +340,7 @@ class InMemoryBus(MessageBus, Mapping[str, Inbox]):
 
     def __repr__(self) -> str:
         waiting = sum(q.qsize() for q in self._inboxes.values())
-        pending = sum(self._pending.values())
+        pending = sum(self.pending(address) for address in self._inboxes)
         return (
             f"<InMemoryBus inboxes={len(self._inboxes)} waiting={waiting} "
             f"pending={pending} sent={self.sent} dropped={self.dropped}>"

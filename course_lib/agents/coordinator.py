@@ -13,8 +13,12 @@ The rules
 =========
 
 Registration
-    ``await agent.connect(coordinator)`` registers an agent under its unique
-    id with an `AgentInfo` (status idle, busy or offline).  An agent has one
+    An agent joins with a REGISTER message on the bus; ``await
+    agent.connect(coordinator)`` does that for an agent hosted in this
+    process (`course_lib.agents.hosting`), a worker process does it itself.
+    It is registered under its unique id with an `AgentInfo` (status idle,
+    busy or offline).  A new run of a known agent (a restarted worker)
+    replaces the old one, whose tasks go to other agents at once.  An agent has one
     or more capabilities and a ``capacity``: how many tasks it runs at once
     (1 by default).  `find_agents` lists the agents with a capability;
     `unregister_agent` removes one and re-queues its running tasks; the
@@ -34,10 +38,12 @@ Load balancing
 
 Messages
     All traffic between the coordinator and the agents is `Message` objects
-    on ``message_bus``, one inbox per address, FIFO for each sender:
-    TASK_REQUEST carries an attempt to an agent and TASK_RESULT its outcome
-    back; agents send HEARTBEAT; an agent's `request` is a TASK_REQUEST to
-    the coordinator, answered by a TASK_RESULT when that task ends.
+    on ``message_bus``, one inbox per address, FIFO for each sender (the
+    protocol is in `course_lib.agents.protocol`).  Delivery is at least
+    once, and the coordinator acknowledges a message only after handling it
+    and sending what it caused; every handler is idempotent, so a message
+    delivered twice changes nothing more (a repeated request is answered
+    again, a repeated result is ignored).
 
 Heartbeats and failover
     Agents send a heartbeat every ``heartbeat_interval``.  An agent silent
@@ -87,15 +93,11 @@ Lifecycle
     not finished by then fail with `CoordinatorStoppedError`.  `run` does the
     same until cancelled, for use as a background task.
 """
-
 from __future__ import annotations
 
 import asyncio
-import functools
-import itertools
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from heapq import heappop, heappush
 from typing import Any, Optional
 
 from ..events import EventHub
@@ -103,7 +105,24 @@ from ..i18n import Reason
 from ..scheduler.stats import percentiles, rounded
 from .agent import BaseAgent
 from .balancing import BalancingPolicy, make_policy
-from .bus import InMemoryBus, MessageBus
+from .bus import BusEvent, InMemoryBus, MessageBus
+from .codec import as_json_data
+from .dispatch import dispatch
+from .hosting import LocalHost
+from .membership import Member, Membership
+from .protocol import (
+    REGISTER_AGAIN,
+    Broadcast,
+    Goodbye,
+    Heartbeat,
+    Message,
+    MessageType,
+    Registration,
+    StatusUpdate,
+    TaskRequest,
+    TaskResult,
+)
+from .taskbook import TaskBook, TaskStore, check_attempts, check_task
 from .taskqueue import TaskQueue
 from .types import (
     AgentCapability,
@@ -113,15 +132,10 @@ from .types import (
     CoordinatorStoppedError,
     EventKind,
     InvalidTaskError,
-    Message,
-    MessageType,
     PermanentTaskError,
     Route,
-    StatusUpdate,
     TaskDeadlineError,
     TaskRecord,
-    TaskRequest,
-    TaskResult,
     TaskState,
     loop_time,
     parse_capability,
@@ -131,33 +145,10 @@ __all__ = ["Coordinator"]
 
 QUEUED, RUNNING = TaskState.QUEUED, TaskState.RUNNING
 COMPLETED, FAILED = TaskState.COMPLETED, TaskState.FAILED
-IDLE, BUSY, OFFLINE = AgentStatus.IDLE, AgentStatus.BUSY, AgentStatus.OFFLINE
-TASK, AGENT = EventKind.TASK, EventKind.AGENT
+IDLE, OFFLINE = AgentStatus.IDLE, AgentStatus.OFFLINE
 TASK_REQUEST, TASK_RESULT = MessageType.TASK_REQUEST, MessageType.TASK_RESULT
-
-# ``_new(AgentEvent, (all nine fields))`` builds a named tuple without the
-# Python-level ``__new__`` that fills in defaults: a third cheaper, and the
-# coordinator makes several per task.  Every field must be given, in order.
-_new = tuple.__new__
-
-
-class _Member:
-    """The coordinator's private bookkeeping for one registered agent."""
-
-    __slots__ = ("agent", "info", "routes", "free", "runner", "stale", "latency_sum", "latency_count")
-
-    def __init__(self, agent: BaseAgent, info: AgentInfo) -> None:
-        self.agent = agent
-        self.info = info
-        # Queues this agent can serve, in a fixed order (sets of enums iterate
-        # in a different order in every process).
-        self.routes: tuple[Route, ...] = (
-            *(c for c in AgentCapability if c in info.capabilities), info.id)
-        self.free = False  # online with a free slot: listed in Coordinator._free
-        self.runner: Optional[asyncio.Task] = None
-        self.stale: dict[str, int] = {}  # attempts taken away while it was offline
-        self.latency_sum = 0.0
-        self.latency_count = 0
+AGENT_STATUS = MessageType.AGENT_STATUS
+REMEMBERED_BROADCASTS = 1000  # answered broadcasts kept, to answer a repeat without resending
 
 
 class Coordinator:
@@ -183,6 +174,7 @@ class Coordinator:
         heartbeat_interval: float = 1.0,
         heartbeat_timeout: float = 3.0,
         max_attempts: int = 3,
+        bus: Optional[MessageBus] = None,
         message_bus: Optional[MessageBus] = None,
         coordinator_id: str = "coordinator",
         record_events: bool = True,
@@ -192,95 +184,110 @@ class Coordinator:
                 "heartbeats need 0 < heartbeat_interval < heartbeat_timeout, got "
                 f"{heartbeat_interval!r} and {heartbeat_timeout!r}"
             )
-        _check_attempts(max_attempts)
+        check_attempts(max_attempts)
+        if bus is not None and message_bus is not None:
+            raise ValueError("pass bus= or message_bus= (the same thing), not both")
         self.id = coordinator_id
-        self.agents: dict[str, AgentInfo] = {}
-        self.message_bus: MessageBus = InMemoryBus() if message_bus is None else message_bus
-        self.task_queue = TaskQueue()
-        self.results: dict[str, Any] = {}
-        self.failures: dict[str, BaseException] = {}
-        self.tasks: dict[str, TaskRecord] = {}
+        self.message_bus: MessageBus = (
+            bus if bus is not None else message_bus if message_bus is not None else InMemoryBus())
         self.policy = make_policy(policy, seed)
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.max_attempts = max_attempts
         self._hub: EventHub[AgentEvent] = EventHub(record=record_events, name="agent event")
         self.event_log: Optional[list[AgentEvent]] = self._hub.log
-
-        self._members: dict[str, _Member] = {}
-        self._capable: dict[AgentCapability, list[AgentInfo]] = {}
-        # For each route, the agents that can take one more task now, by id.
-        self._free: dict[Route, dict[str, AgentInfo]] = {}
-        self._task_ids = itertools.count(1)
-        self._deadlines: list[tuple[float, str, TaskRecord]] = []  # heap
+        self._membership = Membership(emit=self._emit)
+        self._book = TaskBook(emit=self._emit, default_attempts=max_attempts,
+                              on_finish=self._answer_asker)
+        self._host = LocalHost(note=self._note_fault)
         self._outbox: deque[Message] = deque()
         self._flushing = False
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loops: list[asyncio.Task] = []  # the inbox loop and the monitor
         self._started = False
         self._wakeup: Optional[asyncio.Future] = None  # the monitor's
-        self._counts = dict.fromkeys(TaskState, 0)
+        self._unsubscribe_bus: Optional[Callable[[], Any]] = None
+        self._store: Optional[TaskStore] = None  # the bus's, if it is durable
+        self._broadcasts: OrderedDict[str, int] = OrderedDict()  # request id -> agents reached
         self._reassigned = 0
         self._retried = 0
         self._ignored = 0
-        self._latencies: list[float] = []  # submit -> completed, per completed task
         self._t_start: Optional[float] = None
         self._t_stop: Optional[float] = None
+
+    # The chapter's attributes, read-only views of the parts that keep them.
+
+    @property
+    def agents(self) -> dict[str, AgentInfo]:
+        """Registered agents by id (read it; do not change it)."""
+        return self._membership.agents
+
+    @property
+    def tasks(self) -> dict[str, TaskRecord]:
+        """Every task by id, finished or not."""
+        return self._book.tasks
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """Results of the completed tasks by id."""
+        return self._book.results
+
+    @property
+    def failures(self) -> dict[str, BaseException]:
+        """Errors of the failed tasks by id."""
+        return self._book.failures
+
+    @property
+    def task_queue(self) -> TaskQueue:
+        """The tasks waiting for an agent."""
+        return self._book.queue
 
     # ------------------------------------------------------- registration
 
     async def register_agent(self, agent: BaseAgent) -> None:
-        """Register *agent* (``agent.connect`` calls this); start it if running."""
+        """Host *agent* in this process (``agent.connect`` calls this); start it if running.
+
+        Its registration goes through the same handler as a REGISTER from
+        the bus, at once, so the agent is known when this returns.
+        """
         if not isinstance(agent, BaseAgent):
             raise TypeError(f"register_agent() needs a BaseAgent, got {type(agent).__name__}")
-        if agent.id in self._members or agent.id == self.id:
+        if agent.id in self.agents or agent.id in self._host.agents or agent.id == self.id:
             raise ValueError(f"an agent with id {agent.id!r} is already registered")
-        info = AgentInfo(agent.id, set(agent.capabilities), capacity=agent.capacity)
-        await self.message_bus.open(agent.id)
-        member = self._members[agent.id] = _Member(agent, info)
-        self.agents[agent.id] = info
-        for capability in info.capabilities:
-            self._capable.setdefault(capability, []).append(info)
-        for route in member.routes:
-            self._free.setdefault(route, {})
-        self._refresh(member)
+        bus = self.message_bus
+        await bus.open(self.id)
+        await bus.open(agent.id)
+        self._host.add(agent, bus, self.id, self.heartbeat_interval)
         agent.coordinator = self
-        self._hub.emit(AgentEvent(loop_time(), AGENT, None, agent.id, None, IDLE, reason=Reason("registered")))
+        self._on_register(Message(MessageType.REGISTER, agent.id, self.id, Registration(
+            capabilities=tuple(c.value for c in AgentCapability if c in agent.capabilities),
+            capacity=agent.capacity, incarnation=agent.incarnation), loop_time()), confirm=False)
         if self._started:
-            self._start_agent(member)
-            self._wake_monitor()
-            self._dispatch(member.routes)
+            self._host.start(agent.id)
             await self._flush()
 
     async def unregister_agent(self, agent_id: str) -> None:
         """Stop agent *agent_id* and forget it; its running tasks go to other agents."""
         member = self._member(agent_id)
         info = member.info
+        now = self._now()
         if info.status is not OFFLINE:
-            self._reassign(self._mark_offline(member, Reason("unregistered")),
+            self._reassign(self._membership.mark_offline(member, Reason("unregistered"), now),
                            Reason("agent {agent} was unregistered", agent=agent_id))
-        self._hub.emit(AgentEvent(loop_time(), AGENT, None, agent_id, OFFLINE, None,
-                                  reason=Reason("unregistered")))
-        del self._members[agent_id], self.agents[agent_id], self._free[agent_id]
-        for capability in info.capabilities:
-            self._capable[capability].remove(info)
-        now = loop_time()
+        self._membership.remove(agent_id, now)
         for record in [r for r in self.task_queue if r.agent_only == agent_id]:
-            self._finish(record, FAILED, now, error=InvalidTaskError(
+            self._book.finish(record, FAILED, now, error=InvalidTaskError(
                 f"task {record.id!r} may run only on agent {agent_id!r}, which was unregistered"))
-        if member.runner is not None:
-            member.runner.cancel()
-            # An agent that unregisters itself would wait here for its own end;
-            # its loop stops at its next wait instead.
-            if not member.agent._runs_in(asyncio.current_task()):
-                await asyncio.gather(member.runner, return_exceptions=True)
-        member.agent.coordinator = None
-        await self.message_bus.close(agent_id)
+        self._outbox.append(Message(AGENT_STATUS, self.id, agent_id, StatusUpdate(
+            status=OFFLINE, reason="unregistered", incarnation=info.incarnation), now))
         await self._flush()
+        if agent_id in self._host.agents:
+            await self._host.remove(agent_id)
+            await self.message_bus.close(agent_id)
 
     def find_agents(self, capability: AgentCapability | str) -> list[AgentInfo]:
         """The registered agents with *capability* (any status), in registration order."""
-        return list(self._capable.get(parse_capability(capability), ()))
+        return list(self._membership.capable(parse_capability(capability)))
 
     # ------------------------------------------------------------ tasks
 
@@ -291,20 +298,33 @@ class Coordinator:
         agent: Optional[str] = None,
         deadline: Optional[float] = None,
         max_attempts: Optional[int] = None,
+        task_id: Optional[str] = None,
     ) -> str:
         """Queue *task* for an agent with capability ``task["type"]``; return its id at once.
 
         ``agent``: only that agent may run it.  ``deadline``: seconds from now
         by which it must finish.  ``max_attempts``: failed attempts allowed
-        (default: the coordinator's).  Raises `InvalidTaskError` for a task
-        that can never run.
+        (default: the coordinator's).  ``task_id``: your own id instead of
+        ``"task-N"``; the same task submitted again under the same id (by a
+        submitter that restarted) is the same task, and its id comes back.
+        Raises `InvalidTaskError` for a task that can never run, or for
+        another task under an id that is taken.
         """
-        record = self._submit(task, agent=agent, deadline=deadline, max_attempts=max_attempts)
-        route = record.route
-        if self._started and self._free.get(route):  # else it waits: nothing to do now
-            self._dispatch((route,))
-            if self._outbox:
-                await self._flush()
+        if task_id is not None:
+            if not isinstance(task_id, str) or not task_id:
+                raise InvalidTaskError(f"a task id must be a non-empty string, got {task_id!r}")
+            known = self.tasks.get(task_id)
+            if known is not None:
+                if known.reply_to is None and isinstance(task, Mapping) \
+                        and as_json_data(dict(task)) == as_json_data(dict(known.task)):
+                    return task_id
+                raise InvalidTaskError(f"duplicate task id {task_id!r}: it names another task")
+        record = self._submit(task, task_id=task_id, agent=agent, deadline=deadline,
+                              max_attempts=max_attempts)
+        if self._started and self._membership.free(record.route):  # else it waits
+            self._dispatch((record.route,))
+        if self._outbox or self._book.unsaved:
+            await self._flush()  # saved before its id is returned, when a store keeps tasks
         return record.id
 
     async def result(self, task_id: str, timeout: Optional[float] = None) -> Any:
@@ -313,15 +333,14 @@ class Coordinator:
         Raises `TimeoutError` if it has not finished after *timeout* seconds
         (the task itself goes on).
         """
-        record = self._record(task_id)
-        if not record.done:
-            try:
-                await self._wait([record], timeout)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"task {task_id!r} did not finish within {timeout:g} s "
-                    f"(it is {record.state.value})"
-                ) from None
+        record = self._book.get(task_id)
+        try:
+            await self._book.wait([record], timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"task {task_id!r} did not finish within {timeout:g} s "
+                f"(it is {record.state.value})"
+            ) from None
         if record.state is FAILED:
             raise record.error
         return record.result
@@ -332,8 +351,8 @@ class Coordinator:
         Then the first failed task (in that order) raises its error, unless
         *return_exceptions* puts the errors in the list instead.
         """
-        records = [self._record(task_id) for task_id in task_ids]
-        await self._wait([record for record in records if not record.done])
+        records = [self._book.get(task_id) for task_id in task_ids]
+        await self._book.wait(records)
         results = []
         for record in records:
             if record.state is COMPLETED:
@@ -346,18 +365,7 @@ class Coordinator:
 
     async def join(self) -> None:
         """Wait until every task submitted so far has finished."""
-        await self.gather(list(self.tasks), return_exceptions=True)
-
-    async def _wait(self, records: list[TaskRecord], timeout: Optional[float] = None) -> None:
-        """Return once all of the unfinished *records* have finished: one wake-up for all."""
-        if not records:
-            return
-        countdown = _Countdown(self._bind_loop().create_future(), records)
-        try:
-            async with asyncio.timeout(timeout):
-                await countdown.future
-        finally:
-            countdown.detach(records)
+        await self._book.wait(list(self.tasks.values()))
 
     # -------------------------------------------------------- lifecycle
 
@@ -383,9 +391,10 @@ class Coordinator:
         while True:
             self._expire(loop.time())
             await self._flush()
-            wake_at = self._next_deadline()
+            times = [t for t in (self._membership.next_silence(self.heartbeat_timeout),
+                                 self._book.next_deadline()) if t is not None]
             self._wakeup = wakeup = loop.create_future()
-            timer = None if wake_at is None else loop.call_at(wake_at, _resolve, wakeup)
+            timer = loop.call_at(min(times), _resolve, wakeup) if times else None
             try:
                 await wakeup
             finally:
@@ -415,9 +424,9 @@ class Coordinator:
     def get_stats(self) -> dict[str, Any]:
         """A snapshot: per agent and overall counts, throughput, latency (loop-clock
         seconds, rounded to 9 decimals)."""
-        counts = self._counts
+        counts = self._book.counts
         agents = {}
-        for agent_id, member in self._members.items():
+        for agent_id, member in self._membership.members.items():
             info = member.info
             agents[agent_id] = {
                 "status": str(info.status),
@@ -440,11 +449,11 @@ class Coordinator:
             "ignored": self._ignored,
             "elapsed": rounded(elapsed),
             "throughput": rounded(counts[COMPLETED] / elapsed) if elapsed > 0 else 0.0,
-            "latency": percentiles(self._latencies),
+            "latency": percentiles(self._book.latencies),
         }
 
     def __repr__(self) -> str:
-        c = self._counts
+        c = self._book.counts
         offline = sum(info.status is OFFLINE for info in self.agents.values())
         return (
             f"<Coordinator {'running' if self._started else 'stopped'} agents={len(self.agents)} "
@@ -454,207 +463,168 @@ class Coordinator:
 
     # ------------------------------------------------------ submitting
 
-    def _submit(
-        self,
-        task: Mapping[str, Any],
-        *,
-        task_id: Optional[str] = None,
-        agent: Optional[str] = None,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[int] = None,
-        reply_to: Optional[str] = None,
-    ) -> TaskRecord:
-        if type(task) is not dict and not isinstance(task, Mapping):
-            raise InvalidTaskError(f"a task must be a dict, got {type(task).__name__}")
-        info = None
-        if agent is not None:
-            info = self.agents.get(agent)
-            if info is None:
-                raise InvalidTaskError(f"no agent {agent!r} is registered")
-        if "type" in task:
-            capability = task["type"]
-            if type(capability) is not AgentCapability:
-                capability = parse_capability(capability)
-        elif info is not None and len(info.capabilities) == 1:
-            (capability,) = info.capabilities
-        else:
-            raise InvalidTaskError(
-                "a task needs a 'type' naming an AgentCapability, "
-                f"e.g. {{'type': AgentCapability.SEARCH, ...}}; got keys {sorted(map(str, task))}"
-            )
-        if info is not None and capability not in info.capabilities:
-            raise InvalidTaskError(f"agent {agent!r} has no {capability.value!r} capability")
-        if deadline is not None and not (isinstance(deadline, (int, float)) and deadline > 0):
-            raise InvalidTaskError(f"deadline must be a positive number of seconds, got {deadline!r}")
+    def _submit(self, task: Mapping[str, Any], *, task_id: Optional[str] = None,
+                agent: Optional[str] = None, deadline: Optional[float] = None,
+                max_attempts: Optional[int] = None, reply_to: Optional[str] = None) -> TaskRecord:
+        capability = check_task(task, None if agent is None else self.agents.get(agent),
+                                agent, deadline)
         if max_attempts is not None:
-            _check_attempts(max_attempts)
-        if task_id is None:
-            task_id = f"task-{next(self._task_ids)}"
-        elif task_id in self.tasks:
-            raise InvalidTaskError(f"duplicate task id {task_id!r}")
-        now = self._loop.time() if self._started else loop_time()
-        record = TaskRecord(
-            task_id, task, capability, now, max_attempts or self.max_attempts, agent,
-            None if deadline is None else now + deadline, reply_to,
-        )
-        self.tasks[task_id] = record
-        self._counts[QUEUED] += 1
-        self._hub.emit(_new(AgentEvent, (now, TASK, task_id, agent, None, QUEUED, 0, None, "")))
-        self.task_queue.put(record)
+            check_attempts(max_attempts)
+        record = self._book.submit(task, capability=capability, now=self._now(), task_id=task_id,
+                                   agent=agent, deadline=deadline, max_attempts=max_attempts,
+                                   reply_to=reply_to)
         if record.deadline is not None:
-            heappush(self._deadlines, (record.deadline, task_id, record))
             self._wake_monitor()
         return record
 
-    # --------------------------------------------------------- dispatch
-
-    def _dispatch(self, routes: Iterable[Route], now: Optional[float] = None) -> None:
-        """Start waiting tasks of *routes* on free agents, as the policy chooses."""
+    def _dispatch(self, routes: Iterable[Route]) -> None:
+        """Start waiting tasks of *routes* on free agents; queue their TASK_REQUESTs."""
         if not self._started:
             return
-        free_on, queue = self._free.get, self.task_queue
-        take = queue.take
-        for route in routes:
-            free = free_on(route)
-            if not free:
-                continue
-            held: list[TaskRecord] = []
-            while free:  # _start_attempt takes agents out of *free* as they fill up
-                record = take(route)
-                if record is None:
-                    break
-                candidates = list(free.values())
-                if record.failed_on:
-                    candidates = self._avoid_failed(record, candidates)
-                    if not candidates:
-                        held.append(record)
-                        continue
-                if now is None:
-                    now = self._loop.time()
-                self._start_attempt(record, self.policy.choose(candidates), now)
-            for record in reversed(held):
-                queue.put(record, front=True)
+        now = self._loop.time()
+        for record, info, attempt in dispatch(routes, self._book, self._membership,
+                                              self.policy, now):
+            self._outbox.append(Message(TASK_REQUEST, self.id, info.id, TaskRequest(
+                task_id=record.id, task=record.task, attempt=attempt,
+                incarnation=info.incarnation), now))
 
-    def _avoid_failed(self, record: TaskRecord, candidates: list[AgentInfo]) -> list[AgentInfo]:
-        """The candidates that may retry *record*: those that have not failed it,
-        or all of them when every online agent that could run it has."""
-        fresh = [a for a in candidates if a.id not in record.failed_on]
-        if fresh:
-            return fresh
-        for info in self._capable.get(record.capability, ()):
-            if info.status is not OFFLINE and info.id not in record.failed_on \
-                    and record.agent_only in (None, info.id):
-                return []  # wait for that one
-        return candidates
-
-    def _refresh(self, member: _Member) -> None:
-        """Keep ``_free`` in step after the agent's status or load changed."""
-        info = member.info
-        free = info.status is not OFFLINE and len(info.in_flight) < info.capacity
-        if free is not member.free:
-            member.free = free
-            agent_id, free_on = info.id, self._free
-            if free:
-                for route in member.routes:
-                    free_on[route][agent_id] = info
-            else:
-                for route in member.routes:
-                    del free_on[route][agent_id]
-
-    def _start_attempt(self, record: TaskRecord, info: AgentInfo, now: float) -> None:
-        previous, task_id, agent_id = record.agent, record.id, info.id
-        record.attempt = attempt = record.attempt + 1
-        record.state = RUNNING
-        record.agent = agent_id
-        record.started_at = now
-        in_flight = info.in_flight
-        in_flight[task_id] = attempt
-        info.tasks_assigned += 1
-        info.status = BUSY
-        if len(in_flight) >= info.capacity:  # else it stays free
-            self._refresh(self._members[agent_id])
-        counts = self._counts
-        counts[QUEUED] -= 1
-        counts[RUNNING] += 1
-        self._hub.emit(_new(AgentEvent, (now, TASK, task_id, agent_id, QUEUED, RUNNING, attempt,
-                                         previous, "")))
-        self._outbox.append(Message(TASK_REQUEST, self.id, agent_id,
-                                    _new(TaskRequest, (task_id, record.task, attempt, None, None)), now))
-
-    def _requeue(self, records: list[TaskRecord], reason: Reason, now: float) -> None:
-        """Running tasks go back to the front of their queues, keeping their order."""
-        counts = self._counts
-        for record in records:
-            record.state = QUEUED
-            counts[RUNNING] -= 1
-            counts[QUEUED] += 1
-            self._hub.emit(AgentEvent(now, TASK, record.id, record.agent, RUNNING, QUEUED,
-                                      record.attempt, reason=reason))
-        for record in reversed(records):
-            self.task_queue.put(record, front=True)
-        self._dispatch(dict.fromkeys(record.route for record in records))
+    def _reassign(self, held: dict[str, int], reason: Reason) -> None:
+        """The attempts in *held* were lost with their agent: back to the queue."""
+        tasks = self.tasks
+        records = [tasks[task_id] for task_id, attempt in held.items()
+                   if tasks[task_id].state is RUNNING and tasks[task_id].attempt == attempt]
+        if records:
+            self._reassigned += len(records)
+            self._book.requeue(records, reason, self._now())
+            self._dispatch(dict.fromkeys(record.route for record in records))
 
     # ---------------------------------------------------------- inbox
 
     async def _serve(self) -> None:
-        """The inbox loop: handle each message; send what they caused before waiting for more."""
+        """The inbox loop: handle each message; send what they caused; then acknowledge them."""
         bus, me, outbox = self.message_bus, self.id, self._outbox
         receive, acknowledge, waiting = bus.receive, bus.acknowledge, bus.waiting
-        HEARTBEAT = MessageType.HEARTBEAT
+        handlers = {
+            TASK_RESULT: self._on_result,
+            MessageType.HEARTBEAT: self._on_heartbeat,
+            TASK_REQUEST: self._on_request,
+            MessageType.REGISTER: self._on_register,
+            MessageType.GOODBYE: self._on_goodbye,
+            MessageType.BROADCAST: self._on_broadcast,
+        }
+        handled: list[Message] = []
         while True:
             message = await receive(me)
-            kind = message.type
             try:
-                if kind is TASK_RESULT:
-                    self._on_result(message.sender, message.content)
-                elif kind is HEARTBEAT:
-                    self._on_heartbeat(message.sender)
-                elif kind is TASK_REQUEST:
-                    self._on_request(message.sender, message.content)
-                else:
-                    raise ValueError(
-                        "the coordinator takes only TASK_RESULT, HEARTBEAT and TASK_REQUEST")
-            except (TypeError, ValueError, AttributeError) as exc:
-                # A malformed message (buggy agent code) must not stop the inbox
-                # loop; the handlers check a message before they change anything.
-                self._ignored += 1
-                what = getattr(kind, "value", kind)
-                self._hub.emit(AgentEvent(self._loop.time(), EventKind.IGNORED, None, message.sender,
-                                          reason=Reason("malformed {what} message: {error}",
-                                                        what=what, error=str(exc))))
-            await acknowledge(me, message)
-            # One flush for a whole burst of results: nobody can read these
-            # messages before this loop waits anyway.
-            if outbox and not waiting(me):
-                await self._flush()
+                handler = handlers.get(message.type)
+                if handler is None:
+                    raise ValueError(f"the coordinator does not take {message.type} messages")
+                handler(message)
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                # A malformed message (buggy or foreign agent code) must not stop
+                # the inbox loop; the handlers check a message before they change anything.
+                what = getattr(message.type, "value", message.type)
+                self._note_ignored(message.sender, Reason(
+                    "malformed {what} message: {error}", what=what, error=str(exc)))
+            handled.append(message)
+            # One flush and one acknowledgement for a whole burst: nobody can
+            # read these messages before this loop waits anyway.
+            if not waiting(me):
+                if outbox:
+                    await self._flush()
+                await acknowledge(me, *handled)
+                handled.clear()
 
-    def _on_result(self, sender: str, outcome: TaskResult) -> None:
-        task_id, attempt, result, error = outcome
-        member = self._members.get(sender)
-        record = self.tasks.get(task_id)
+    def _on_register(self, message: Message, *, confirm: bool = True) -> None:
+        """Register (or renew) the sender; answer with its status unless *confirm*
+        is False (a hosted agent, answered when its own REGISTER arrives)."""
+        registration, sender = message.content, message.sender
+        if not isinstance(registration, Registration):
+            raise TypeError(f"a REGISTER carries a Registration, got {type(registration).__name__}")
+        now = self._now()
+        try:
+            capabilities = [parse_capability(c) for c in registration.capabilities]
+            if not capabilities or type(registration.capacity) is not int \
+                    or registration.capacity < 1 or sender == self.id:
+                raise InvalidTaskError("it needs capabilities, a capacity >= 1 and its own id")
+        except InvalidTaskError as exc:
+            self._outbox.append(Message(AGENT_STATUS, self.id, sender, StatusUpdate(
+                status=OFFLINE, reason=f"rejected: {exc}",
+                incarnation=registration.incarnation), now))
+            return
+        member, held = self._membership.register(sender, capabilities, registration.capacity,
+                                                 registration.incarnation, now)
+        if held is not None:
+            self._reassign(held, Reason("agent {agent} restarted", agent=sender))
+        if confirm:
+            self._confirm(member, now)
+        else:
+            self._wake_monitor()
+            self._dispatch(member.routes)
+
+    def _confirm(self, member: Member, now: float) -> None:
+        """Tell the agent it is online, how often to beat, and which attempts to drop."""
+        info = member.info
+        stale, member.stale = tuple(member.stale.items()), {}
+        self._outbox.append(Message(AGENT_STATUS, self.id, info.id, StatusUpdate(
+            status=info.status, stale=stale, heartbeat_interval=self.heartbeat_interval,
+            incarnation=info.incarnation), now))
+        self._wake_monitor()
+        self._dispatch(member.routes)
+
+    def _on_heartbeat(self, message: Message) -> None:
+        member = self._membership.members.get(message.sender)
+        beat = message.content
+        if member is None:
+            if isinstance(beat, Heartbeat):  # alive, but unknown here: this coordinator restarted
+                self._outbox.append(Message(AGENT_STATUS, self.id, message.sender, StatusUpdate(
+                    status=OFFLINE, reason=REGISTER_AGAIN, incarnation=beat.incarnation),
+                    self._now()))
+            return
+        incarnation = beat.incarnation if isinstance(beat, Heartbeat) else ""
+        if incarnation and incarnation != member.info.incarnation:
+            return  # from an earlier run of the agent
+        now = self._now()
+        back = self._membership.heard_from(member, now)
+        self._hub.emit(AgentEvent(time=now, kind=EventKind.HEARTBEAT, agent_id=message.sender))
+        if back:
+            self._confirm(member, now)
+
+    def _on_goodbye(self, message: Message) -> None:
+        member = self._membership.members.get(message.sender)
+        goodbye = message.content
+        if not isinstance(goodbye, Goodbye):
+            raise TypeError(f"a GOODBYE carries a Goodbye, got {type(goodbye).__name__}")
+        if member is None or member.info.status is OFFLINE \
+                or goodbye.incarnation not in ("", member.info.incarnation):
+            return  # said already, or from an earlier run
+        held = self._membership.mark_offline(member, Reason("said goodbye"), self._now())
+        member.info.incarnation = ""  # that run is over: its late heartbeats do not count
+        self._reassign(held, Reason("agent {agent} stopped", agent=message.sender))
+
+    def _on_result(self, message: Message) -> None:
+        outcome, sender = message.content, message.sender
+        if not isinstance(outcome, TaskResult):
+            raise TypeError(f"a TASK_RESULT carries a TaskResult, got {type(outcome).__name__}")
+        member = self._membership.members.get(sender)
+        record = self.tasks.get(outcome.task_id)
         now = self._loop.time()
         # Did *sender* hold this attempt?  Then its slot is free now, whatever the outcome.
-        if member is None or member.info.in_flight.get(task_id) != attempt:
+        if member is None or not self._membership.gave_back(member, outcome.task_id,
+                                                             outcome.attempt):
             self._ignore(sender, outcome, record, now)
             return
-        info = member.info
-        in_flight = info.in_flight
-        del in_flight[task_id]
-        if not in_flight:
-            info.status = IDLE
-        if not member.free:
-            self._refresh(member)
-        if record.state is not RUNNING or record.attempt != attempt:
+        if record.state is not RUNNING or record.attempt != outcome.attempt:
             self._ignore(sender, outcome, record, now)
         else:
             member.latency_sum += now - record.started_at
             member.latency_count += 1
-            if error is None:
-                info.tasks_completed += 1
-                self._finish(record, COMPLETED, now, result)
+            if outcome.error is None:
+                member.info.tasks_completed += 1
+                self._book.finish(record, COMPLETED, now, outcome.result)
             else:
-                self._on_failure(record, info, error, now)
-        self._dispatch(member.routes, now)
+                self._on_failure(record, member.info, outcome.error, now)
+        self._dispatch(member.routes)
 
     def _on_failure(self, record: TaskRecord, info: AgentInfo, error: BaseException,
                     now: float) -> None:
@@ -664,10 +634,12 @@ class Coordinator:
         record.error = error
         if record.failures < record.max_attempts and not isinstance(error, PermanentTaskError):
             self._retried += 1
-            self._requeue([record], Reason("attempt {attempt} failed on {agent}: {error}",
-                                           attempt=record.attempt, agent=info.id, error=repr(error)), now)
+            self._book.requeue([record], Reason(
+                "attempt {attempt} failed on {agent}: {error}",
+                attempt=record.attempt, agent=info.id, error=repr(error)), now)
+            self._dispatch((record.route,))
         else:
-            self._finish(record, FAILED, now, error=error)
+            self._book.finish(record, FAILED, now, error=error)
 
     def _ignore(self, sender: str, outcome: TaskResult, record: Optional[TaskRecord],
                 now: float) -> None:
@@ -679,122 +651,122 @@ class Coordinator:
             why = Reason("that attempt was taken away; the task is on attempt {attempt} "
                          "({state}, agent {agent})", attempt=record.attempt, state=record.state,
                          agent=record.agent)
-        self._ignored += 1
-        self._hub.emit(AgentEvent(now, EventKind.IGNORED, outcome.task_id, sender, None, None,
-                                  outcome.attempt, reason=Reason("late or duplicate result: {why}",
-                                                                 why=why)))
+        self._note_ignored(sender, Reason("late or duplicate result: {why}", why=why),
+                           task_id=outcome.task_id, attempt=outcome.attempt)
 
-    def _on_heartbeat(self, sender: str) -> None:
-        member = self._members.get(sender)
-        if member is None:  # unregistered meanwhile
-            return
-        info, now = member.info, self._loop.time()
-        info.last_heartbeat = now
-        self._hub.emit(AgentEvent(now, EventKind.HEARTBEAT, None, sender))
-        if info.status is OFFLINE:
-            info.status = IDLE
-            self._refresh(member)
-            self._hub.emit(AgentEvent(now, AGENT, None, sender, OFFLINE, IDLE,
-                                      reason=Reason("heard from again")))
-            stale, member.stale = tuple(member.stale.items()), {}
-            self._outbox.append(Message(
-                MessageType.AGENT_STATUS, self.id, sender, StatusUpdate(IDLE, stale), now))
-            self._wake_monitor()
-            self._dispatch(member.routes)
-
-    def _on_request(self, sender: str, request: TaskRequest) -> None:
+    def _on_request(self, message: Message) -> None:
         """An agent asked for a task (agent.request): queue it, answer when it ends."""
+        request, sender = message.content, message.sender
+        if not isinstance(request, TaskRequest):
+            raise TypeError(f"a TASK_REQUEST carries a TaskRequest, got {type(request).__name__}")
+        known = self.tasks.get(request.task_id)
+        if known is not None and known.reply_to == sender:  # delivered again
+            if known.done:
+                self._answer_asker(known)
+            return
+        task, agent = request.task, None
         try:
-            record = self._submit(request.task, task_id=request.task_id, agent=request.agent,
+            if not isinstance(task, Mapping):
+                raise InvalidTaskError(f"a task must be a dict, got {type(task).__name__}")
+            target = request.target
+            if target in self.agents:
+                agent = target
+            elif target is not None:
+                try:
+                    task = {**task, "type": parse_capability(target)}
+                except InvalidTaskError:
+                    raise InvalidTaskError(f"request target {target!r} is neither a registered "
+                                           "agent nor a capability") from None
+            record = self._submit(task, task_id=request.task_id, agent=agent,
                                   deadline=request.deadline, reply_to=sender)
         except InvalidTaskError as exc:
-            self._outbox.append(Message(
-                TASK_RESULT, self.id, sender, TaskResult(request.task_id, 0, error=exc)))
+            self._outbox.append(Message(TASK_RESULT, self.id, sender, TaskResult(
+                task_id=request.task_id, attempt=0, error=exc), self._now()))
         else:
             self._dispatch((record.route,))
+
+    def _answer_asker(self, record: TaskRecord) -> None:
+        """A task ended: if an agent asked for it, send it the outcome."""
+        if record.reply_to is not None:
+            self._outbox.append(Message(TASK_RESULT, self.id, record.reply_to, TaskResult(
+                task_id=record.id, attempt=record.attempt, result=record.result,
+                error=record.error if record.state is FAILED else None), record.finished_at))
+
+    def _on_broadcast(self, message: Message) -> None:
+        note, sender = message.content, message.sender
+        if not isinstance(note, Broadcast):
+            raise TypeError(f"a BROADCAST carries a Broadcast, got {type(note).__name__}")
+        now = self._now()
+        reached = self._broadcasts.get(note.request_id)
+        if reached is None:  # not sent yet (else this is the same broadcast again)
+            peers = self.agents.values() if note.capability is None \
+                else self._membership.capable(parse_capability(note.capability))
+            receivers = [info.id for info in peers if info.id != sender]
+            for receiver in receivers:
+                self._outbox.append(Message(MessageType.DIRECT, sender, receiver, note.content, now))
+            reached = self._broadcasts[note.request_id] = len(receivers)
+            if len(self._broadcasts) > REMEMBERED_BROADCASTS:
+                self._broadcasts.popitem(last=False)
+        self._outbox.append(Message(TASK_RESULT, self.id, sender, TaskResult(
+            task_id=note.request_id, attempt=0, result=reached), now))
+
+    def _on_bus_event(self, event: BusEvent) -> None:
+        if event.kind == "malformed":
+            self._note_ignored(None, Reason("malformed entry in the inbox of {address}: {detail}",
+                                            address=event.address, detail=event.detail))
+        else:
+            self._hub.emit(AgentEvent(time=self._now(), kind=EventKind.BUS, agent_id=event.address,
+                                      reason=Reason("bus {kind}: {detail}", kind=event.kind,
+                                                    detail=event.detail)))
+
+    def _note_ignored(self, sender: Optional[str], reason: Reason, *,
+                      task_id: Optional[str] = None, attempt: int = 0) -> None:
+        self._ignored += 1
+        self._hub.emit(AgentEvent(time=self._now(), kind=EventKind.IGNORED, task_id=task_id,
+                                  agent_id=sender, attempt=attempt, reason=reason))
+
+    def _emit(self, event: AgentEvent) -> None:
+        # Looked up on each call: the hub swaps its emit when listeners come and go.
+        self._hub.emit(event)
+
+    def _note_fault(self, agent_id: str, kind: EventKind, reason: Reason) -> None:
+        self._hub.emit(AgentEvent(time=self._now(), kind=kind, agent_id=agent_id, reason=reason))
 
     # ------------------------------------------------------- time rules
 
     def _expire(self, now: float) -> None:
         timeout = self.heartbeat_timeout
-        # The same sum as in _next_deadline, so the timer's own time expires it.
-        silent = [m for m in self._members.values()
-                  if m.info.status is not OFFLINE and now >= m.info.last_heartbeat + timeout]
+        membership = self._membership
         # All of them go offline before any task moves, so none moves to one of them.
-        lost = [(m, self._mark_offline(m, Reason("no heartbeat for {seconds:g} s",
-                                                 seconds=now - m.info.last_heartbeat)))
-                for m in silent]
-        for member, records in lost:
-            self._reassign(records, Reason("agent {agent} went offline", agent=member.info.id))
-        heap = self._deadlines
-        while heap and heap[0][0] <= now:
-            record = heappop(heap)[2]
-            if not record.done:
-                self._finish(record, FAILED, now, error=_deadline_error(record, self))
+        lost = [(m, membership.mark_offline(m, Reason(
+                    "no heartbeat for {seconds:g} s", seconds=now - m.info.last_heartbeat), now))
+                for m in membership.silent(now, timeout)]
+        for member, held in lost:
+            self._reassign(held, Reason("agent {agent} went offline", agent=member.info.id))
+        for record in self._book.expired(now):
+            self._book.finish(record, FAILED, now, error=self._deadline_error(record))
 
-    def _next_deadline(self) -> Optional[float]:
-        heap = self._deadlines
-        while heap and heap[0][2].done:
-            heappop(heap)
-        times = [info.last_heartbeat + self.heartbeat_timeout
-                 for info in self.agents.values() if info.status is not OFFLINE]
-        if heap:
-            times.append(heap[0][0])
-        return min(times, default=None)
-
-    def _mark_offline(self, member: _Member, reason: Reason) -> list[TaskRecord]:
-        """Mark an agent offline; return the running tasks it takes down with it."""
-        info = member.info
-        self._hub.emit(AgentEvent(loop_time(), AGENT, None, info.id, info.status, OFFLINE,
-                                  reason=reason))
-        info.status = OFFLINE
-        lost = []
-        for task_id, attempt in info.in_flight.items():
-            record = self.tasks[task_id]
-            if record.state is RUNNING and record.attempt == attempt:
-                lost.append(record)
-        member.stale.update(info.in_flight)
-        info.in_flight.clear()
-        self._refresh(member)
-        return lost
-
-    def _reassign(self, records: list[TaskRecord], reason: Reason) -> None:
-        if records:
-            self._reassigned += len(records)
-            self._requeue(records, reason, loop_time())
+    def _deadline_error(self, record: TaskRecord) -> TaskDeadlineError:
+        seconds = record.deadline - record.submitted_at
+        capability = record.capability.value
+        agents = [a for a in self._membership.capable(record.capability)
+                  if record.agent_only in (None, a.id)]
+        if record.state is RUNNING:
+            where = f"attempt {record.attempt} was still running on {record.agent!r}"
+        elif not agents:
+            where = f"no agent with the {capability!r} capability " + (
+                "is left" if record.attempt else "ever came")
+        elif all(a.status is OFFLINE for a in agents):
+            where = f"every agent with the {capability!r} capability is offline"
+        elif record.attempt:
+            where = f"no agent was free to run it again after attempt {record.attempt}"
+        else:
+            where = "no agent that could take it was free"
+        return TaskDeadlineError(f"task {record.id!r} missed its {seconds:g} s deadline: {where}")
 
     def _wake_monitor(self) -> None:
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
-
-    # --------------------------------------------------------- endings
-
-    def _finish(self, record: TaskRecord, state: TaskState, now: float,
-                result: Any = None, error: Optional[BaseException] = None) -> None:
-        """End *record* COMPLETED or FAILED: the only place a task ends."""
-        old = record.state
-        counts = self._counts
-        counts[old] -= 1
-        counts[state] += 1
-        record.state = state
-        if old is QUEUED:
-            self.task_queue.discard(record)
-        record.finished_at = now
-        if state is COMPLETED:
-            record.result = self.results[record.id] = result
-            self._latencies.append(now - record.submitted_at)
-        else:
-            record.error = self.failures[record.id] = error
-        self._hub.emit(_new(AgentEvent, (
-            now, TASK, record.id, record.agent, old, state, record.attempt, None,
-            "" if error is None else f"{type(error).__name__}: {error}")))
-        if record.waiters is not None:
-            for countdown in record.waiters:
-                countdown.tick()
-            record.waiters = None
-        if record.reply_to is not None:
-            self._outbox.append(Message(TASK_RESULT, self.id, record.reply_to,
-                                        TaskResult(record.id, record.attempt, result, error), now))
 
     # -------------------------------------------------------- plumbing
 
@@ -803,12 +775,18 @@ class Coordinator:
             raise RuntimeError("this coordinator is already running")
         loop = self._bind_loop()
         await self.message_bus.open(self.id)
+        self._store = store = self.message_bus.task_store(self.id)
+        if store is not None:
+            rows = await store.load() if not self.tasks else []
+            self._book.unsaved = {}
+            self._book.restore(rows, loop.time())
         now = loop.time()
         self._started = True
         self._t_start, self._t_stop = now, None
-        for member in self._members.values():
-            member.info.last_heartbeat = now  # nobody could send one before
-            self._start_agent(member)
+        self._unsubscribe_bus = self.message_bus.subscribe(self._on_bus_event)
+        for info in self.agents.values():
+            info.last_heartbeat = now  # nobody could send one before
+        self._host.start_all()
         self._loops = [
             loop.create_task(self._serve(), name=f"{self.id} inbox"),
             loop.create_task(self.monitor_agents(), name=f"{self.id} monitor"),
@@ -820,43 +798,44 @@ class Coordinator:
         if not self._started:
             return
         self._started = False
-        tasks = self._loops + [m.runner for m in self._members.values() if m.runner is not None]
-        for task in tasks:
+        for task in self._loops:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(self._host.stop_all(), *self._loops, return_exceptions=True)
         self._loops, self._wakeup = [], None
+        if self._unsubscribe_bus is not None:
+            self._unsubscribe_bus()
+            self._unsubscribe_bus = None
         now = self._loop.time()
         self._t_stop = now
-        for member in self._members.values():
-            member.runner = None
-            member.info.in_flight.clear()
-            self._refresh(member)
+        self._membership.free_all_slots()
         for record in list(self.tasks.values()):
             if not record.done:
-                self._finish(record, FAILED, now, error=CoordinatorStoppedError(
+                self._book.finish(record, FAILED, now, error=CoordinatorStoppedError(
                     f"the coordinator stopped before task {record.id!r} finished"))
         self._outbox.clear()  # answers to agents that have stopped
+        if self._store is not None:
+            # Not saved: in the store they stay unfinished, and the next start resumes them.
+            self._book.unsaved = None
+            self._store = None
         self._hub.close_streams()
 
-    def _start_agent(self, member: _Member) -> None:
-        member.runner = runner = member.agent._launch()
-        runner.add_done_callback(functools.partial(self._on_agent_exit, member.info.id))
-
-    def _on_agent_exit(self, agent_id: str, runner: asyncio.Task) -> None:
-        if not runner.cancelled() and runner.exception() is not None:
-            self._hub.emit(AgentEvent(self._loop.time(), EventKind.CRASH, None, agent_id,
-                                      reason=Reason("its run() loop raised {error}",
-                                                    error=repr(runner.exception()))))
-
     async def _flush(self) -> None:
-        """Send the queued messages in order (one flusher at a time keeps FIFO)."""
+        """Save what changed (when a store keeps tasks), then send the queued
+        messages in order (one flusher at a time keeps FIFO)."""
         if self._flushing:
             return
         self._flushing = True
         try:
-            outbox, send = self._outbox, self.message_bus.send
+            book, outbox = self._book, self._outbox
+            while book.unsaved and self._store is not None:
+                records = list(book.unsaved.values())
+                book.unsaved.clear()
+                now = self._now()
+                await self._store.save([book.row(record, now) for record in records])
             while outbox:
-                await send(outbox.popleft())
+                batch = list(outbox)
+                outbox.clear()
+                await self.message_bus.send_many(batch)
         finally:
             self._flushing = False
 
@@ -868,72 +847,20 @@ class Coordinator:
             self._loop = loop
         return loop
 
-    def _member(self, agent_id: str) -> _Member:
+    def _now(self) -> float:
+        return self._loop.time() if self._started else loop_time()
+
+    def _member(self, agent_id: str) -> Member:
         try:
-            return self._members[agent_id]
+            return self._membership.members[agent_id]
         except KeyError:
             raise KeyError(f"no agent {agent_id!r} is registered") from None
-
-    def _record(self, task_id: str) -> TaskRecord:
-        try:
-            return self.tasks[task_id]
-        except KeyError:
-            raise KeyError(f"unknown task id {task_id!r}") from None
 
     def _elapsed(self) -> float:
         if self._t_start is None:
             return 0.0
         end = self._loop.time() if self._started else self._t_stop
         return max(0.0, end - self._t_start)
-
-
-def _deadline_error(record: TaskRecord, coordinator: Coordinator) -> TaskDeadlineError:
-    seconds = record.deadline - record.submitted_at
-    capability = record.capability.value
-    agents = [a for a in coordinator._capable.get(record.capability, ())
-              if record.agent_only in (None, a.id)]
-    if record.state is RUNNING:
-        where = f"attempt {record.attempt} was still running on {record.agent!r}"
-    elif not agents:
-        where = f"no agent with the {capability!r} capability " + (
-            "is left" if record.attempt else "ever came")
-    elif all(a.status is OFFLINE for a in agents):
-        where = f"every agent with the {capability!r} capability is offline"
-    elif record.attempt:
-        where = f"no agent was free to run it again after attempt {record.attempt}"
-    else:
-        where = "no agent that could take it was free"
-    return TaskDeadlineError(f"task {record.id!r} missed its {seconds:g} s deadline: {where}")
-
-
-class _Countdown:
-    """A future resolved when each of some tasks has finished (result and gather wait on it)."""
-
-    __slots__ = ("future", "left")
-
-    def __init__(self, future: asyncio.Future, records: list[TaskRecord]) -> None:
-        self.future = future
-        self.left = len(records)
-        for record in records:
-            if record.waiters is None:
-                record.waiters = []
-            record.waiters.append(self)
-
-    def tick(self) -> None:
-        self.left -= 1
-        if not self.left and not self.future.done():
-            self.future.set_result(None)
-
-    def detach(self, records: list[TaskRecord]) -> None:
-        """Stop waiting (timeout, cancellation): leave no trace on unfinished tasks."""
-        for record in records:
-            if record.waiters is not None and self in record.waiters:
-                record.waiters.remove(self)
-
-
-def _check_attempts(max_attempts: Any) -> None:
-    if type(max_attempts) is not int or max_attempts < 1:
-        raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
 
 
 def _resolve(future: asyncio.Future) -> None:

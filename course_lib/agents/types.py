@@ -1,7 +1,8 @@
-"""The agent system's data types: capabilities, messages, agent and task records, events.
+"""The agent system's data types: capabilities, agent and task records, events, errors.
 
-`AgentCapability`, `MessageType`, `Message` and `AgentInfo` keep the chapter's
-names, fields and defaults; the fields after them are additions with defaults.
+`AgentCapability` and `AgentInfo` keep the chapter's names, fields and
+defaults; the fields after them are additions with defaults.  The messages
+are in `course_lib.agents.protocol`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,10 @@ from ..errors import PermanentTaskError
 
 __all__ = [
     "AgentCapability",
-    "MessageType",
-    "Message",
     "AgentStatus",
     "AgentInfo",
     "TaskState",
     "TaskRecord",
-    "TaskRequest",
-    "TaskResult",
-    "StatusUpdate",
     "EventKind",
     "AgentEvent",
     "InvalidTaskError",
@@ -73,27 +69,6 @@ def parse_capability(value: Any) -> AgentCapability:
         ) from None
 
 
-class MessageType(Enum):
-    """Kinds of `Message`.  The chapter's four, plus DIRECT for agent-to-agent notes."""
-
-    TASK_REQUEST = "task_request"  # coordinator -> agent: run; agent -> coordinator: submit
-    TASK_RESULT = "task_result"  # the answer to a TASK_REQUEST
-    AGENT_STATUS = "agent_status"  # coordinator -> agent: you were offline, drop stale work
-    HEARTBEAT = "heartbeat"  # agent -> coordinator, every heartbeat_interval
-    DIRECT = "direct"  # agent -> agent: free-form content (send / broadcast)
-
-
-@dataclass(slots=True)
-class Message:
-    """One message on the bus.  ``timestamp`` is the sender's loop clock."""
-
-    type: MessageType
-    sender: str
-    receiver: str
-    content: Any
-    timestamp: float = field(default_factory=loop_time)
-
-
 class AgentStatus(StrEnum):
     """The coordinator's view of an agent; equal to the chapter's plain strings."""
 
@@ -116,6 +91,7 @@ class AgentInfo:
     in_flight: dict[str, int] = field(default_factory=dict)  # task id -> attempt
     tasks_assigned: int = 0  # attempts sent to it
     tasks_failed: int = 0  # attempts that raised on it
+    incarnation: str = ""  # which run of the agent registered last
 
     @property
     def load(self) -> float:
@@ -158,7 +134,6 @@ class TaskRecord:
     started_at: Optional[float] = None  # current attempt
     finished_at: Optional[float] = None
     failed_on: frozenset[str] = field(default=frozenset(), repr=False)  # agents whose attempt raised
-    waiters: Optional[list[Any]] = field(default=None, repr=False)  # told when it ends
 
     @property
     def route(self) -> Route:
@@ -167,35 +142,6 @@ class TaskRecord:
     @property
     def done(self) -> bool:
         return self.state is TaskState.COMPLETED or self.state is TaskState.FAILED
-
-
-class TaskRequest(NamedTuple):
-    """Content of TASK_REQUEST.  To an agent: run attempt ``attempt``.  To the
-    coordinator (attempt 0): submit *task* under *task_id*, optionally only on
-    agent *agent*, failing after *deadline* seconds."""
-
-    task_id: str
-    task: Mapping[str, Any]
-    attempt: int = 0
-    agent: Optional[str] = None
-    deadline: Optional[float] = None
-
-
-class TaskResult(NamedTuple):
-    """Content of TASK_RESULT: how attempt ``attempt`` of a task ended."""
-
-    task_id: str
-    attempt: int
-    result: Any = None
-    error: Optional[BaseException] = None
-
-
-class StatusUpdate(NamedTuple):
-    """Content of AGENT_STATUS: the agent's status as the coordinator sees it, and
-    the ``(task_id, attempt)`` pairs it must drop because they were reassigned."""
-
-    status: AgentStatus
-    stale: tuple[tuple[str, int], ...] = ()
 
 
 class EventKind(Enum):
@@ -208,6 +154,7 @@ class EventKind(Enum):
     PAUSE = "pause"  # fault injection: agent.pause(seconds) began
     RESUME = "resume"  # ... and ended
     IGNORED = "ignored"  # a late, duplicate or malformed message was dropped
+    BUS = "bus"  # the message bus lost or regained its connection
 
 
 class AgentEvent(NamedTuple):

