@@ -170,16 +170,30 @@ def test_the_in_memory_bus_can_duplicate_and_redeliver_keeping_ids():
         await bus.send(Message(MessageType.DIRECT, "b", "a", "hi"))
         first, second = await bus.receive("a"), await bus.receive("a")
         assert first.id == second.id and bus.pending("a") == 2
-        await bus.acknowledge("a", first)
         # A restart: what was received and not acknowledged comes again, first.
         await bus.send(Message(MessageType.DIRECT, "b", "a", "later"))
-        assert bus.redeliver_unacknowledged("a") == 1
+        assert bus.redeliver_unacknowledged("a") == 2
         again = await bus.receive("a")
         assert again.id == first.id and again.content == "hi"
+        await bus.acknowledge("a", again)  # every copy of that id is handled now
+        assert bus.pending("a") == 3  # the second copy is still waiting, and "later" twice
         return bus
 
     bus = run_virtual(main())
-    assert (bus.duplicated, bus.redelivered) == (2, 1)
+    assert (bus.duplicated, bus.redelivered) == (2, 2)
+
+
+def test_closing_an_inbox_wakes_its_receiver_with_an_error():
+    async def main():
+        bus = InMemoryBus()
+        await bus.open("a")
+        receiver = asyncio.ensure_future(bus.receive("a"))
+        await asyncio.sleep(0)
+        await bus.close("a")
+        with pytest.raises(KeyError, match="the inbox of 'a' was closed"):
+            await receiver
+
+    run_virtual(main())
 
 
 def test_the_in_memory_bus_refuses_bad_chances():
@@ -507,3 +521,41 @@ def test_task_rows_restore_finished_and_unfinished_tasks():
     assert waiting.state is TaskState.QUEUED and [r.id for r in book.queue] == [waiting.id]
     assert waiting.deadline == 100.0 + (20 - at) and book.next_deadline() == waiting.deadline
     assert [e.reason for e in events] == ["resumed after a coordinator restart"]
+
+
+def test_wait_for_agents_wakes_when_enough_are_online_or_says_how_many_came():
+    async def main():
+        async with Coordinator() as c:
+            waiter = asyncio.ensure_future(c.wait_for_agents(2))
+            await Counting("a").connect(c)
+            await asyncio.sleep(1)
+            assert not waiter.done()
+            await Counting("b").connect(c)
+            online = [info.id for info in await waiter]
+            with pytest.raises(TimeoutError, match="2 of 3 agents came online within 5 s"):
+                await c.wait_for_agents(3, timeout=5)
+            return online, now()
+
+    assert run_virtual(main()) == (["a", "b"], 6.0)
+
+
+# ------------------------------------------------------------ the worker CLI
+
+
+def test_the_worker_names_only_what_it_can_load():
+    from course_lib.agents.worker import WorkerError, build_agent, load_agent_class
+    from course_lib.agents import SearchAgent
+
+    assert load_agent_class("SearchAgent") is SearchAgent
+    assert load_agent_class("tests.test_agents_protocol:Counting").__name__ == "Counting"
+    for spec, message in [
+        ("Nope", "neither a built-in agent|既不是内置 Agent"),
+        ("no_such_module_xyz:Agent", "no_such_module_xyz"),
+        ("course_lib.agents:Coordinator", "BaseAgent"),
+    ]:
+        with pytest.raises(WorkerError, match=message):
+            load_agent_class(spec)
+    agent = build_agent("CalculatorAgent", "calc-9", capacity=3)
+    assert (agent.id, agent.capacity) == ("calc-9", 3)
+    with pytest.raises(WorkerError, match="capacity"):
+        build_agent("CalculatorAgent", "calc-9", capacity=0)

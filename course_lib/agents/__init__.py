@@ -29,6 +29,7 @@ from .balancing import (
 )
 from .builtin import CalculatorAgent, SearchAgent, SummarizeAgent, TranslateAgent
 from .bus import BusEvent, InMemoryBus, MessageBus
+from .cluster import LocalCluster
 from .codec import JsonCodec, MalformedMessageError, NotSerializableError, RemoteTaskError
 from .redis_local import RedisNotAvailable, local_redis
 from ..calculator import CalculatorError, evaluate
@@ -68,6 +69,7 @@ __all__ = [
     "Goodbye",
     "Heartbeat",
     "JsonCodec",
+    "LocalCluster",
     "MalformedMessageError",
     "NotSerializableError",
     "RedisBus",

@@ -163,6 +163,13 @@ class Inbox:
                 raise
         return items.popleft()
 
+    def close(self, error: BaseException) -> None:
+        """Wake every receiver still waiting with *error*: nothing more will come."""
+        while self._getters:
+            getter = self._getters.popleft()
+            if not getter.done():
+                getter.set_exception(error)
+
     def get_nowait(self) -> Message:
         """The next message; `asyncio.QueueEmpty` if there is none."""
         if not self._items:
@@ -243,8 +250,10 @@ class InMemoryBus(MessageBus, Mapping[str, Inbox]):
             self._in_hand[address] = {}
 
     async def close(self, address: str) -> None:
-        self._inboxes.pop(address, None)
+        inbox = self._inboxes.pop(address, None)
         self._in_hand.pop(address, None)
+        if inbox is not None:
+            inbox.close(KeyError(f"the inbox of {address!r} was closed"))
 
     async def send(self, message: Message) -> None:
         item = message if self.codec is None else self.codec.encode(message)  # raises here
@@ -288,12 +297,9 @@ class InMemoryBus(MessageBus, Mapping[str, Inbox]):
         if in_hand is None:
             return
         for message in messages:
-            entry = in_hand.get(message.id)
-            if entry is None:
+            # Every copy handed out under this id is handled now (as on Redis).
+            if in_hand.pop(message.id, None) is None:
                 continue
-            entry[1] -= 1
-            if not entry[1]:
-                del in_hand[message.id]
             if self.redeliver and self._random.random() < self.redeliver:
                 self.redelivered += 1  # the acknowledgement was "lost"
                 self._requeue(address, [message])

@@ -12,7 +12,8 @@ on the other side it becomes that class again if it is a built-in exception
 or one of the course's own, else a `RemoteTaskError` that names it.
 
 Enum members inside a payload (``{"type": AgentCapability.SEARCH}``) travel
-as their values, so they arrive as plain strings; tuples arrive as lists.
+as their values, so they arrive as plain strings; tuples arrive as lists and
+dict keys as strings (``{1: "a"}`` comes back as ``{"1": "a"}``).
 Anything else JSON cannot carry (a set, an object) fails in `encode`, in the
 sender, with `NotSerializableError`.
 
@@ -152,7 +153,7 @@ class JsonCodec:
             raise MalformedMessageError(f"not JSON: {exc}") from None
         if not isinstance(raw, dict):
             raise MalformedMessageError(f"a message is a JSON object, got {type(raw).__name__}")
-        if raw.get("v") != WIRE_VERSION:
+        if type(raw.get("v")) is not int or raw["v"] != WIRE_VERSION:
             raise MalformedMessageError(
                 f"wire version {raw.get('v')!r} is not {WIRE_VERSION} (a foreign or newer sender?)")
         try:

@@ -92,6 +92,16 @@ Lifecycle
     later.  Leaving stops them all and waits until they have stopped; tasks
     not finished by then fail with `CoordinatorStoppedError`.  `run` does the
     same until cancelled, for use as a background task.
+
+Durability
+    On a bus that lends a `TaskStore` (`RedisBus`), each new task is saved
+    before `assign_task` returns its id and each ended task before the
+    message that ended it is acknowledged.  A coordinator started again with
+    the same id on the same namespace (after a crash, or a stop) takes the
+    saved tasks back: the finished ones answer `result`, the unfinished ones
+    wait in the queue again; agents it does not know yet are asked to
+    register again.  On such a bus, stopping fails the unfinished tasks only
+    for the waiters in this process.
 """
 from __future__ import annotations
 
@@ -284,6 +294,35 @@ class Coordinator:
         if agent_id in self._host.agents:
             await self._host.remove(agent_id)
             await self.message_bus.close(agent_id)
+
+    async def wait_for_agents(self, count: int = 1, *,
+                              timeout: Optional[float] = None) -> list[AgentInfo]:
+        """Wait until at least *count* agents are online (worker processes take a
+        moment to start); return the online ones.  Raises `TimeoutError` after
+        *timeout* seconds."""
+        if type(count) is not int or count < 1:
+            raise ValueError(f"count must be a positive integer, got {count!r}")
+
+        def online() -> list[AgentInfo]:
+            return [info for info in self.agents.values() if info.status is not OFFLINE]
+
+        if len(online()) < count:
+            enough = self._bind_loop().create_future()
+
+            def look(event: AgentEvent) -> None:
+                if event.kind is EventKind.AGENT and len(online()) >= count:
+                    _resolve(enough)
+
+            unsubscribe = self.subscribe(look)
+            try:
+                async with asyncio.timeout(timeout):
+                    await enough
+            except TimeoutError:
+                raise TimeoutError(f"{len(online())} of {count} agents came online within "
+                                   f"{timeout:g} s") from None
+            finally:
+                unsubscribe()
+        return online()
 
     def find_agents(self, capability: AgentCapability | str) -> list[AgentInfo]:
         """The registered agents with *capability* (any status), in registration order."""
@@ -807,16 +846,16 @@ class Coordinator:
             self._unsubscribe_bus = None
         now = self._loop.time()
         self._t_stop = now
+        if self._store is not None:
+            await self._save()  # what ended before the stop; unfinished tasks stay unfinished there
+            self._book.unsaved = None
+            self._store = None
         self._membership.free_all_slots()
         for record in list(self.tasks.values()):
             if not record.done:
                 self._book.finish(record, FAILED, now, error=CoordinatorStoppedError(
                     f"the coordinator stopped before task {record.id!r} finished"))
         self._outbox.clear()  # answers to agents that have stopped
-        if self._store is not None:
-            # Not saved: in the store they stay unfinished, and the next start resumes them.
-            self._book.unsaved = None
-            self._store = None
         self._hub.close_streams()
 
     async def _flush(self) -> None:
@@ -826,18 +865,23 @@ class Coordinator:
             return
         self._flushing = True
         try:
-            book, outbox = self._book, self._outbox
-            while book.unsaved and self._store is not None:
-                records = list(book.unsaved.values())
-                book.unsaved.clear()
-                now = self._now()
-                await self._store.save([book.row(record, now) for record in records])
+            outbox = self._outbox
+            await self._save()
             while outbox:
                 batch = list(outbox)
                 outbox.clear()
                 await self.message_bus.send_many(batch)
         finally:
             self._flushing = False
+
+    async def _save(self) -> None:
+        """Save the tasks submitted or ended since the last save (when a store keeps them)."""
+        book = self._book
+        while book.unsaved and self._store is not None:
+            records = list(book.unsaved.values())
+            book.unsaved.clear()
+            now = self._now()
+            await self._store.save([book.row(record, now) for record in records])
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,1 @@
+"""Code that the Redis tests run in other processes: agents for workers, a coordinator script."""
