@@ -31,7 +31,7 @@ from .builtin import CalculatorAgent, SearchAgent, SummarizeAgent, TranslateAgen
 from .bus import BusEvent, InMemoryBus, MessageBus
 from .cluster import LocalCluster
 from .codec import JsonCodec, MalformedMessageError, NotSerializableError, RemoteTaskError
-from .redis_local import RedisNotAvailable, local_redis
+from .redis_local import RedisNotAvailable, find_redis_server, local_redis
 from ..calculator import CalculatorError, evaluate
 from .coordinator import Coordinator
 from .taskqueue import TaskQueue
@@ -111,6 +111,7 @@ __all__ = [
     "TaskState",
     "TranslateAgent",
     "evaluate",
+    "find_redis_server",
     "local_redis",
     "make_policy",
 ]
