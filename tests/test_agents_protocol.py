@@ -559,3 +559,14 @@ def test_the_worker_names_only_what_it_can_load():
     assert (agent.id, agent.capacity) == ("calc-9", 3)
     with pytest.raises(WorkerError, match="capacity"):
         build_agent("CalculatorAgent", "calc-9", capacity=0)
+
+
+def test_an_agent_whose_loop_never_ran_is_not_running_after_the_coordinator_stops():
+    async def main():
+        c = Coordinator()
+        agent = Counting("a")
+        async with c:
+            await agent.connect(c)  # its loop is a task that has not taken a step yet
+        return agent.running
+
+    assert run_virtual(main()) is False

@@ -264,9 +264,15 @@ class BaseAgent(ABC):
         if self.running and self._task is not None and not self._task.done():
             return self._task
         self._attached()
-        self._task = asyncio.get_running_loop().create_task(self.run(), name=f"agent {self.id}")
+        self._task = task = asyncio.get_running_loop().create_task(self.run(), name=f"agent {self.id}")
         self.running = True
-        return self._task
+        task.add_done_callback(self._ended)  # also when it is cancelled before its first step
+        return task
+
+    def _ended(self, task: asyncio.Task) -> None:
+        if self._task is task:
+            self.running = False
+            self._task = None
 
     # ------------------------------------------------------ talking to peers
 

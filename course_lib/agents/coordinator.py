@@ -211,7 +211,7 @@ class Coordinator:
                               on_finish=self._answer_asker)
         self._host = LocalHost(note=self._note_fault)
         self._outbox: deque[Message] = deque()
-        self._flushing = False
+        self._flush_lock = asyncio.Lock()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loops: list[asyncio.Task] = []  # the inbox loop and the monitor
         self._started = False
@@ -860,19 +860,17 @@ class Coordinator:
 
     async def _flush(self) -> None:
         """Save what changed (when a store keeps tasks), then send the queued
-        messages in order (one flusher at a time keeps FIFO)."""
-        if self._flushing:
-            return
-        self._flushing = True
-        try:
+        messages in order.  One flush at a time keeps FIFO; a caller that
+        finds one running waits for it and then flushes what is left, so
+        nothing it queued is sent (or acknowledged) before it is saved."""
+        async with self._flush_lock:
             outbox = self._outbox
-            await self._save()
-            while outbox:
+            while outbox or self._book.unsaved:
+                await self._save()
                 batch = list(outbox)
                 outbox.clear()
-                await self.message_bus.send_many(batch)
-        finally:
-            self._flushing = False
+                if batch:
+                    await self.message_bus.send_many(batch)
 
     async def _save(self) -> None:
         """Save the tasks submitted or ended since the last save (when a store keeps them)."""
