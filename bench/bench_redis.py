@@ -186,14 +186,19 @@ async def run_course_lib(url: str, workers: int, n: int, capacity: int) -> float
                 await coordinator.gather(ids)
                 elapsed = time.perf_counter() - started
                 assert coordinator.get_stats()["completed"] == n
-        client = aioredis.from_url(url)
-        try:
-            await delete_matching(client, f"{namespace}:*")
-        finally:
-            await client.aclose()
+        await forget(url, namespace)
     finally:
         await bus.aclose()
     return elapsed
+
+
+async def forget(url: str, namespace: str) -> None:
+    """Delete every key of *namespace*, so that no round sees another's."""
+    client = aioredis.from_url(url)
+    try:
+        await delete_matching(client, f"{namespace}:*")
+    finally:
+        await client.aclose()
 
 
 async def wait_until_empty(client: aioredis.Redis, queue: str) -> None:
@@ -348,11 +353,7 @@ async def failover(url: str, kills: int) -> list[float]:
                     cluster.start(SLEEPY, f"sleepy-{started}", capacity=kills + 1)
                     started += 1
                     await coordinator.wait_for_agents(2, timeout=START_TIMEOUT)
-        client = aioredis.from_url(url)
-        try:
-            await delete_matching(client, f"{namespace}:*")
-        finally:
-            await client.aclose()
+        await forget(url, namespace)
     finally:
         await bus.aclose()
     return times

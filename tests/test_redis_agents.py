@@ -231,3 +231,17 @@ async def _recorded(url, namespace):
         return await store.recorded(), await store.recorded_again()
     finally:
         await bus.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_worker_started_before_the_first_coordinator_registers_when_it_comes(
+        redis_url, namespace):
+    with LocalCluster(redis_url, namespace, cwd=str(ROOT)) as cluster:
+        cluster.start(SLEEPER, "early")
+        # It registers whether its REGISTER lands before or after the coordinator starts.
+        bus = redis_bus(redis_url, namespace)
+        async with Coordinator(bus=bus, heartbeat_interval=0.2, heartbeat_timeout=1.0) as c:
+            online = await c.wait_for_agents(1, timeout=HANG)
+            assert [info.id for info in online] == ["early"]
+        await bus.aclose()
+

@@ -182,6 +182,9 @@ class BaseAgent(ABC):
         _current_agent.set(self)  # this task's context, and its jobs'
         try:
             await bus.open(self.id)
+            # The coordinator's inbox too: a REGISTER sent before the coordinator's
+            # first start would otherwise be dropped (no inbox there yet).
+            await bus.open(self.coordinator_id)
             await self._register()
             if self._heartbeat_interval is not None:
                 self._start_heartbeats()
