@@ -15,14 +15,12 @@ has said it is ready, before the clock starts.
 
 * course_lib: a `Coordinator` on a `RedisBus` in this process, and K
   ``python -m course_lib.agents worker`` processes (`LocalCluster`) running
-  `redis_peers.NoopAgent` with ``--capacity CAPACITY``.  Timed:
-  ``assign_task`` N times, then ``gather``.  The coordinator is as a user
+  `redis_peers.NoopAgent` with ``--capacity CAPACITY``.  The coordinator is as a user
   gets it: durable task records in Redis (saved before ``assign_task``
-  returns), events recorded, heartbeats every second.  The clock starts
-  SETTLE seconds after the last worker joined, once the coordinator's answers
-  to the registrations are out: every run then starts from the same state
-  (an ``assign_task`` made while another flush of the coordinator is in
-  flight returns without saving its task, and the run goes another way).
+  returns), events recorded, heartbeats every second.  Timed: N
+  ``assign_task`` calls, up to ENQUEUE_CONCURRENCY at a time (as arq's
+  are), then ``gather``.  Calls that come while the coordinator saves
+  share its next save (one round trip for all of them).
 * arq: K arq worker processes (`redis_peers.arq_worker`, i.e. arq's
   ``run_worker``) with ``max_jobs=CAPACITY`` and ``poll_delay=ARQ_POLL_DELAY``,
   a no-op ``async def noop(ctx)`` job.  Timed: N ``enqueue_job`` calls, up
@@ -97,7 +95,6 @@ READ_COUNT = 100           # XREADGROUP COUNT of the bare loop (RedisBus's defau
 PIPELINE = 500             # requests per round trip in the bare producer
 HEARTBEAT = (0.5, 1.5)     # failover: heartbeat_interval, heartbeat_timeout
 SEED = 7
-SETTLE = 0.2               # seconds of quiet after the workers joined, before the clock starts
 START_TIMEOUT = 60         # seconds for worker processes to come up: a bound for a hang
 
 
@@ -176,13 +173,15 @@ async def run_course_lib(url: str, workers: int, n: int, capacity: int) -> float
                 for i in range(workers):
                     cluster.start(NOOP, f"noop-{i}", capacity=capacity)
                 await coordinator.wait_for_agents(workers, timeout=START_TIMEOUT)
-                # Let the answers to the registrations go out first, so that every run
-                # starts alike: no flush of the coordinator's in flight (an assign_task
-                # made during one returns before its task is saved).
-                await asyncio.sleep(SETTLE)
+                gate = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
+
+                async def assign() -> str:
+                    async with gate:
+                        return await coordinator.assign_task({"type": "search"})
+
                 gc.collect()
                 started = time.perf_counter()
-                ids = [await coordinator.assign_task({"type": "search"}) for _ in range(n)]
+                ids = await asyncio.gather(*(assign() for _ in range(n)))
                 await coordinator.gather(ids)
                 elapsed = time.perf_counter() - started
                 assert coordinator.get_stats()["completed"] == n

@@ -150,6 +150,8 @@ ZH = {
     "that attempt was taken away; the task is on attempt {attempt} ({state}, agent {agent})":
         "这次尝试已经被收回；任务现在是第 {attempt} 次尝试（{state}，在 {agent} 上）",
     "malformed {what} message: {error}": "格式不对的 {what} 消息：{error}",
+    "could not save or send ({error}); trying again with the next message":
+        "没能保存或发送（{error}）；处理下一条消息时会再试",
     "its run() loop raised {error}": "它的 run() 循环抛出了 {error}",
     "crash()": "crash()：模拟崩溃",
     "pause({seconds:g})": "pause({seconds:g})：沉默 {seconds:g} 秒",

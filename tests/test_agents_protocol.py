@@ -498,7 +498,7 @@ def test_a_task_submitted_again_under_its_own_id_is_the_same_task():
     assert run_virtual(main()) == ("order-7", "order-7", {"n": 1, "by": "a"}, 1)
 
 
-def test_task_rows_restore_finished_and_unfinished_tasks():
+def test_task_rows_restore_finished_and_unfinished_tasks_and_deadlines_count_the_downtime():
     from course_lib.agents.taskbook import TaskBook
 
     async def main():
@@ -509,17 +509,19 @@ def test_task_rows_restore_finished_and_unfinished_tasks():
             waiting = await c.assign_task({"type": SEARCH, "n": 3, "seconds": 9}, deadline=20)
             await c.gather([done, failed], return_exceptions=True)
             at = now()
-            return [TaskBook.row(c.tasks[i], at) for i in (done, failed, waiting)], at
+            return [TaskBook.row(c.tasks[i], at, wall_now=1000.0)
+                    for i in (done, failed, waiting)], at
 
     rows, at = run_virtual(main())
     events = []
     book = TaskBook(emit=events.append, default_attempts=3)
-    assert book.restore(rows, 100.0) == 1  # one unfinished task
+    # Restored 5 wall-clock seconds later: a deadline counts the time the coordinator was down.
+    assert book.restore(rows, 100.0, wall_now=1005.0) == 1  # one unfinished task
     done, failed, waiting = (book.tasks[row["id"]] for row in rows)
     assert done.state is TaskState.COMPLETED and book.results[done.id] == {"n": 1, "by": "a"}
     assert type(book.failures[failed.id]) is TaskDeadlineError
     assert waiting.state is TaskState.QUEUED and [r.id for r in book.queue] == [waiting.id]
-    assert waiting.deadline == 100.0 + (20 - at) and book.next_deadline() == waiting.deadline
+    assert waiting.deadline == 100.0 + (20 - at) - 5 and book.next_deadline() == waiting.deadline
     assert [e.reason for e in events] == ["resumed after a coordinator restart"]
 
 

@@ -70,6 +70,19 @@ def events(coordinator, kind, **fields):
             if e.kind is kind and all(getattr(e, k) == v for k, v in fields.items())]
 
 
+def next_event(coordinator, kind):
+    """The next event of *kind*: subscribe first, then cause it, then await this."""
+    seen = asyncio.get_running_loop().create_future()
+
+    def look(event):
+        if event.kind is kind and not seen.done():
+            seen.set_result(event)
+
+    unsubscribe = coordinator.subscribe(look)
+    seen.add_done_callback(lambda _: unsubscribe())
+    return seen
+
+
 def ends(coordinator, task_id):
     return [e for e in events(coordinator, EventKind.TASK, task_id=task_id)
             if e.new in (TaskState.COMPLETED, TaskState.FAILED)]
@@ -397,10 +410,10 @@ def test_all_traffic_is_messages_on_the_bus():
 
     log, bus = run_virtual(main())
     assert log == [
-        (MessageType.TASK_REQUEST, "coordinator", "a", 0.0),
         (MessageType.REGISTER, "a", "coordinator", 0.0),  # the agent's loop starts
-        (MessageType.AGENT_STATUS, "coordinator", "a", 0.0),  # registered
         (MessageType.HEARTBEAT, "a", "coordinator", 0.0),
+        (MessageType.AGENT_STATUS, "coordinator", "a", 0.0),  # registered
+        (MessageType.TASK_REQUEST, "coordinator", "a", 0.0),  # by the flusher, after both
         (MessageType.HEARTBEAT, "a", "coordinator", 1.0),
         (MessageType.TASK_RESULT, "a", "coordinator", 1.0),
         (MessageType.HEARTBEAT, "a", "coordinator", 2.0),
@@ -708,9 +721,10 @@ def test_a_duplicate_result_is_ignored():
         await a.connect(c)
         task_id = await c.assign_task({"type": SEARCH})
         await c.result(task_id)
+        ignored = next_event(c, EventKind.IGNORED)
         await a.send_message(Message(MessageType.TASK_RESULT, "a", "coordinator",
                                      TaskResult(task_id=task_id, attempt=1, result={"by": "forged"})))
-        await asyncio.sleep(0)
+        await ignored
         return c.results[task_id], events(c, EventKind.IGNORED)
 
     result, ignored = run(main)

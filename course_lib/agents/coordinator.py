@@ -211,7 +211,9 @@ class Coordinator:
                               on_finish=self._answer_asker)
         self._host = LocalHost(note=self._note_fault)
         self._outbox: deque[Message] = deque()
-        self._flush_lock = asyncio.Lock()
+        self._handled: list[Message] = []  # inbox messages to acknowledge with the next flush
+        self._next_round: Optional[asyncio.Future] = None  # the flush that callers wait for
+        self._flusher: Optional[asyncio.Task] = None  # runs flush rounds while callers wait
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loops: list[asyncio.Task] = []  # the inbox loop and the monitor
         self._started = False
@@ -429,7 +431,10 @@ class Coordinator:
         loop = self._bind_loop()
         while True:
             self._expire(loop.time())
-            await self._flush()
+            try:
+                await self._flush()
+            except Exception as exc:  # kept: the next flush tries again
+                self._note_flush_failure(exc)
             times = [t for t in (self._membership.next_silence(self.heartbeat_timeout),
                                  self._book.next_deadline()) if t is not None]
             self._wakeup = wakeup = loop.create_future()
@@ -541,8 +546,8 @@ class Coordinator:
 
     async def _serve(self) -> None:
         """The inbox loop: handle each message; send what they caused; then acknowledge them."""
-        bus, me, outbox = self.message_bus, self.id, self._outbox
-        receive, acknowledge, waiting = bus.receive, bus.acknowledge, bus.waiting
+        bus, me = self.message_bus, self.id
+        receive, waiting = bus.receive, bus.waiting
         handlers = {
             TASK_RESULT: self._on_result,
             MessageType.HEARTBEAT: self._on_heartbeat,
@@ -551,7 +556,6 @@ class Coordinator:
             MessageType.GOODBYE: self._on_goodbye,
             MessageType.BROADCAST: self._on_broadcast,
         }
-        handled: list[Message] = []
         while True:
             message = await receive(me)
             try:
@@ -565,14 +569,14 @@ class Coordinator:
                 what = getattr(message.type, "value", message.type)
                 self._note_ignored(message.sender, Reason(
                     "malformed {what} message: {error}", what=what, error=str(exc)))
-            handled.append(message)
-            # One flush and one acknowledgement for a whole burst: nobody can
-            # read these messages before this loop waits anyway.
+            self._handled.append(message)
+            # One flush, with the acknowledgements, for a whole burst: nobody
+            # can read these messages before this loop waits anyway.
             if not waiting(me):
-                if outbox:
+                try:
                     await self._flush()
-                await acknowledge(me, *handled)
-                handled.clear()
+                except Exception as exc:  # kept: the next flush tries again
+                    self._note_flush_failure(exc)
 
     def _on_register(self, message: Message, *, confirm: bool = True) -> None:
         """Register (or renew) the sender; answer with its status unless *confirm*
@@ -764,6 +768,11 @@ class Coordinator:
         self._hub.emit(AgentEvent(time=self._now(), kind=EventKind.IGNORED, task_id=task_id,
                                   agent_id=sender, attempt=attempt, reason=reason))
 
+    def _note_flush_failure(self, error: Exception) -> None:
+        self._hub.emit(AgentEvent(time=self._now(), kind=EventKind.BUS, reason=Reason(
+            "could not save or send ({error}); trying again with the next message",
+            error=f"{type(error).__name__}: {error}")))
+
     def _emit(self, event: AgentEvent) -> None:
         # Looked up on each call: the hub swaps its emit when listeners come and go.
         self._hub.emit(event)
@@ -840,6 +849,8 @@ class Coordinator:
         for task in self._loops:
             task.cancel()
         await asyncio.gather(self._host.stop_all(), *self._loops, return_exceptions=True)
+        if self._flusher is not None:  # a round under way ends before the last save
+            await asyncio.gather(self._flusher, return_exceptions=True)
         self._loops, self._wakeup = [], None
         if self._unsubscribe_bus is not None:
             self._unsubscribe_bus()
@@ -856,30 +867,75 @@ class Coordinator:
                 self._book.finish(record, FAILED, now, error=CoordinatorStoppedError(
                     f"the coordinator stopped before task {record.id!r} finished"))
         self._outbox.clear()  # answers to agents that have stopped
+        self._handled.clear()  # not acknowledged: a durable bus delivers them again
         self._hub.close_streams()
 
     async def _flush(self) -> None:
-        """Save what changed (when a store keeps tasks), then send the queued
-        messages in order.  One flush at a time keeps FIFO; a caller that
-        finds one running waits for it and then flushes what is left, so
-        nothing it queued is sent (or acknowledged) before it is saved."""
-        async with self._flush_lock:
-            outbox = self._outbox
-            while outbox or self._book.unsaved:
-                await self._save()
-                batch = list(outbox)
+        """Save what changed (when a store keeps tasks), send the queued messages
+        in order, then acknowledge the inbox messages that caused them.
+
+        Group commit: one flusher task runs rounds while callers wait.  A
+        caller that comes while a round is under way waits for the next one,
+        which carries everything queued by then, so many concurrent
+        ``assign_task`` calls share one save and one round trip.  Each round
+        takes what is queued at one instant, so every message it sends is
+        about a task it saves (or saved before), and every message it
+        acknowledges has had its consequences sent.  If the bus fails, what
+        the round took goes back for the next flush, and the error is raised
+        in every caller of that round.
+        """
+        await asyncio.shield(self._join_next_round())
+
+    def _join_next_round(self) -> asyncio.Future:
+        if self._next_round is None:
+            self._next_round = asyncio.get_running_loop().create_future()
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._flush_rounds(), name=f"{self.id} flush")
+        return self._next_round
+
+    async def _flush_rounds(self) -> None:
+        outbox = self._outbox
+        try:
+            while (this_round := self._next_round) is not None:
+                self._next_round = None
+                batch, acks, self._handled = list(outbox), self._handled, []
                 outbox.clear()
-                if batch:
-                    await self.message_bus.send_many(batch)
+                try:
+                    await self._save()
+                    await self.message_bus.send_and_acknowledge(batch, self.id, acks)
+                except BaseException as exc:
+                    outbox.extendleft(reversed(batch))
+                    self._handled[:0] = acks
+                    for waiting in (this_round, self._next_round):
+                        if waiting is None:
+                            continue
+                        if isinstance(exc, Exception):
+                            waiting.set_exception(exc)
+                            waiting.exception()  # raised in its callers; not "never retrieved"
+                        else:
+                            waiting.cancel()
+                    self._next_round = None
+                    if not isinstance(exc, Exception):
+                        raise
+                    return
+                this_round.set_result(None)
+        finally:
+            self._flusher = None
 
     async def _save(self) -> None:
         """Save the tasks submitted or ended since the last save (when a store keeps them)."""
         book = self._book
-        while book.unsaved and self._store is not None:
-            records = list(book.unsaved.values())
-            book.unsaved.clear()
+        if not book.unsaved or self._store is None:
+            return
+        records, book.unsaved = book.unsaved, {}
+        try:
             now = self._now()
-            await self._store.save([book.row(record, now) for record in records])
+            await self._store.save([book.row(record, now) for record in records.values()])
+        except BaseException:
+            records.update(book.unsaved)  # changed again meanwhile: the newer row wins
+            book.unsaved = records
+            raise
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()

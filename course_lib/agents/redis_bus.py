@@ -260,20 +260,7 @@ class RedisBus(MessageBus):
         before anything is sent.  If the connection fails midway, the whole
         batch is sent again, so its first messages may arrive twice.
         """
-        batch = [(self._key(m.receiver), self.codec.encode(m)) for m in messages]
-        if not batch:
-            return
-
-        async def execute(client: aioredis.Redis) -> list[Any]:
-            pipe = client.pipeline(transaction=False)
-            for key, data in batch:
-                pipe.execute_command("XADD", key, "NOMKSTREAM", "*", FIELD, data)
-            return await pipe.execute()
-
-        replies = await self._call(None, execute)
-        dropped = replies.count(None)
-        self.dropped += dropped
-        self.sent += len(replies) - dropped
+        await self.send_and_acknowledge(messages, None, ())
 
     async def receive(self, address: str) -> Message:
         """Wait for and return the next message in the inbox of *address*.
@@ -305,27 +292,51 @@ class RedisBus(MessageBus):
         handed out so far for a message's ``id`` is acknowledged with it.
         Messages this bus did not hand out, or already acknowledged, are ignored.
         """
-        inbox = self._inboxes.get(address)
-        if inbox is None:
+        await self.send_and_acknowledge((), address, messages)
+
+    async def send_and_acknowledge(self, messages: Iterable[Message], address: Optional[str],
+                                   handled: Iterable[Message]) -> None:
+        """`send_many` then `acknowledge`, in one round trip: one pipeline, in which
+        Redis adds the new entries before it removes the handled ones."""
+        batch = [(self._key(m.receiver), self.codec.encode(m)) for m in messages]
+        inbox = None if address is None else self._inboxes.get(address)
+        handled = list(handled) if inbox is not None else []
+        ids = list(dict.fromkeys(e for m in handled for e in inbox.handed.get(m.id, ())))
+        if not batch and not ids:
             return
-        handed = inbox.handed
-        ids = list(dict.fromkeys(e for m in messages for e in handed.get(m.id, ())))
-        if not ids:
-            return
+
+        async def execute(client: aioredis.Redis) -> list[Any]:
+            pipe = client.pipeline(transaction=False)
+            for key, data in batch:
+                pipe.execute_command("XADD", key, "NOMKSTREAM", "*", FIELD, data)
+            if ids:
+                pipe.xack(inbox.key, GROUP, *ids)
+                pipe.xdel(inbox.key, *ids)
+            return await pipe.execute()
+
         try:
-            await self._call(address, lambda client: self._remove(client, inbox.key, ids))
+            replies = await self._call(address, execute)
         finally:
-            # Forget them only now: a fetch that takes back pending entries in the
-            # meantime must still skip them (they are in hand, not lost).
-            done = set(ids)
-            for message in messages:
-                entries = handed.get(message.id)
-                if entries is not None:
-                    rest = [e for e in entries if e not in done]
-                    if rest:
-                        handed[message.id] = rest
-                    else:
-                        del handed[message.id]
+            if ids:
+                # Forget them only now: a fetch that takes back pending entries in the
+                # meantime must still skip them (they are in hand, not lost).
+                self._forget(inbox, handled, set(ids))
+        dropped = replies[:len(batch)].count(None)  # NOMKSTREAM: no such stream, no inbox
+        self.dropped += dropped
+        self.sent += len(batch) - dropped
+
+    @staticmethod
+    def _forget(inbox: _Inbox, handled: list[Message], done: set[bytes]) -> None:
+        """The entries *done* of *handled* are acknowledged: no longer in hand."""
+        in_hand = inbox.handed
+        for message in handled:
+            entries = in_hand.get(message.id)
+            if entries is not None:
+                rest = [e for e in entries if e not in done]
+                if rest:
+                    in_hand[message.id] = rest
+                else:
+                    del in_hand[message.id]
 
     def task_store(self, owner: str) -> RedisTaskStore:
         """The task records of the coordinator *owner*, kept in Redis under

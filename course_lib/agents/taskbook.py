@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from heapq import heappop, heappush
@@ -201,29 +202,40 @@ class TaskBook:
     # ------------------------------------------------------ persistence
 
     @staticmethod
-    def row(record: TaskRecord, now: float) -> dict[str, Any]:
-        """*record* as plain JSON data.  Loop-clock times mean nothing to another
-        process, so the deadline is kept as the seconds left at *now*."""
+    def row(record: TaskRecord, now: float, wall_now: Optional[float] = None) -> dict[str, Any]:
+        """*record* as plain JSON data, at loop time *now*.
+
+        Loop-clock times mean nothing to another process, so the deadline is
+        kept as a wall-clock time (*wall_now* is `time.time()` unless given):
+        the time a coordinator was down counts against it.
+        """
+        if wall_now is None:
+            wall_now = time.time()
         return as_json_data({
             "id": record.id, "task": dict(record.task), "capability": record.capability,
             "max_attempts": record.max_attempts, "agent_only": record.agent_only,
-            "deadline_in": None if record.deadline is None else record.deadline - now,
+            "deadline_at": None if record.deadline is None
+            else wall_now + (record.deadline - now),
             "reply_to": record.reply_to, "state": record.state, "attempt": record.attempt,
             "failures": record.failures, "failed_on": sorted(record.failed_on),
             "result": record.result if record.state is COMPLETED else None,
             "error": encode_error(record.error) if record.state is FAILED else None,
         })
 
-    def restore(self, rows: Iterable[dict[str, Any]], now: float) -> int:
-        """Take back the saved *rows* (a restarted coordinator); unfinished tasks
-        wait in the queue again.  Returns how many are unfinished."""
+    def restore(self, rows: Iterable[dict[str, Any]], now: float,
+                wall_now: Optional[float] = None) -> int:
+        """Take back the saved *rows* (a restarted coordinator) at loop time *now*;
+        unfinished tasks wait in the queue again.  Returns how many are unfinished."""
+        if wall_now is None:
+            wall_now = time.time()
         resumed = 0
         for row in rows:
             state = TaskState(row["state"])
             record = TaskRecord(
                 id=row["id"], task=row["task"], capability=parse_capability(row["capability"]),
                 submitted_at=now, max_attempts=row["max_attempts"], agent_only=row["agent_only"],
-                deadline=None if row["deadline_in"] is None else now + max(0.0, row["deadline_in"]),
+                deadline=None if row["deadline_at"] is None
+                else now + max(0.0, row["deadline_at"] - wall_now),
                 reply_to=row["reply_to"], attempt=row["attempt"], failures=row["failures"],
                 failed_on=frozenset(row["failed_on"]),
             )
