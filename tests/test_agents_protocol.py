@@ -33,6 +33,7 @@ from course_lib.agents import (
     RemoteTaskError,
     StatusUpdate,
     TaskDeadlineError,
+    TaskLostError,
     TaskRequest,
     TaskResult,
     TaskState,
@@ -306,6 +307,98 @@ def test_a_restarted_agent_gives_up_its_old_attempts_at_once():
 
     (time, agent, from_agent), incarnation = run_virtual(main())
     assert (time, agent, from_agent, incarnation) == (2.0, "b", "a", "second-run")
+
+
+def test_a_restarted_agent_serves_with_the_capabilities_and_capacity_it_registers_now():
+    async def main():
+        async with Coordinator() as c:
+            await c.message_bus.open("a")
+            for capabilities, capacity, run in [(("search",), 1, "first"),
+                                                (("calculate", "translate"), 3, "second")]:
+                await c.message_bus.send(Message(MessageType.REGISTER, "a", c.id, Registration(
+                    capabilities=capabilities, capacity=capacity, incarnation=run)))
+                await c.message_bus.receive("a")  # the coordinator's answer
+            info = c.agents["a"]
+            return (sorted(cap.value for cap in info.capabilities), info.capacity,
+                    [i.id for i in c.find_agents("search")],
+                    [i.id for i in c.find_agents("calculate")])
+
+    assert run_virtual(main()) == (["calculate", "translate"], 3, [], ["a"])
+
+
+def test_a_task_that_is_not_json_data_is_refused_when_it_is_assigned_on_a_json_bus():
+    async def main():
+        async with Coordinator(bus=InMemoryBus(codec=JsonCodec())) as c:
+            await Counting("a").connect(c)
+            with pytest.raises(InvalidTaskError, match="only JSON data"):
+                await c.assign_task({"type": SEARCH, "n": object()})
+            return await c.result(await c.assign_task({"type": SEARCH, "n": 2})), len(c.tasks)
+
+    assert run_virtual(main()) == ({"n": 2, "by": "a"}, 1)
+
+
+def test_a_request_without_a_string_task_id_is_ignored_as_malformed():
+    async def main():
+        bus = InMemoryBus(codec=JsonCodec())
+        async with Coordinator(bus=bus) as c:
+            await Counting("a").connect(c)
+            for task_id in (True, "", None):
+                await bus.send(Message(MessageType.TASK_REQUEST, "a", c.id, TaskRequest(
+                    task_id=task_id, task={"type": "search"})))
+            result = await c.result(await c.assign_task({"type": SEARCH, "n": 1}))
+            ignored = [e.reason for e in c.event_log if e.kind is EventKind.IGNORED]
+            return result, ignored, len(c.tasks)
+
+    result, ignored, tasks = run_virtual(main())
+    assert result == {"n": 1, "by": "a"} and tasks == 1
+    assert len(ignored) == 3 and all("non-empty string task_id" in r for r in ignored)
+
+
+class Crashing(Counting):
+    """Dies (crash()) on a task with ``"poison"``."""
+
+    async def process_task(self, task):
+        if task.get("poison"):
+            self.crash()
+        return await super().process_task(task)
+
+
+def test_a_task_lost_with_its_agent_max_lost_times_fails_instead_of_killing_them_all():
+    async def main():
+        async with Coordinator(heartbeat_interval=1, heartbeat_timeout=3, max_lost=2) as c:
+            for agent_id in "abc":
+                await Crashing(agent_id).connect(c)
+            poison = await c.assign_task({"type": SEARCH, "poison": True})
+            with pytest.raises(TaskLostError, match="lost 2 times") as caught:
+                await c.result(poison)
+            alive = [i.id for i in c.agents.values() if i.status is not AgentStatus.OFFLINE]
+            fine = await c.result(await c.assign_task({"type": SEARCH, "n": 1}))
+            return alive, fine, c.get_stats()["reassigned"], str(caught.value)
+
+    alive, fine, reassigned, message = run_virtual(main())
+    assert len(alive) == 1 and fine == {"n": 1, "by": alive[0]} and reassigned == 1
+    assert "it may be what makes them crash" in message
+
+
+def test_a_goodbye_does_not_count_as_a_lost_attempt():
+    async def main():
+        async with Coordinator(max_lost=1) as c:
+            first = Counting("a")
+            await first.connect(c)
+            task_id = await c.assign_task({"type": SEARCH, "n": 1, "seconds": 5})
+            await asyncio.sleep(1)
+            await c.message_bus.send(Message(MessageType.GOODBYE, "a", c.id, Goodbye(
+                incarnation=first.incarnation)))
+            await Counting("b").connect(c)
+            return await c.result(task_id), c.tasks[task_id].lost
+
+    assert run_virtual(main()) == ({"n": 1, "by": "b"}, 0)
+
+
+def test_max_lost_must_be_a_positive_integer():
+    for bad in (0, -1, 1.5, True, None):
+        with pytest.raises(ValueError, match="max_lost"):
+            Coordinator(max_lost=bad)
 
 
 async def _next_running(c, task_id):

@@ -47,6 +47,7 @@ from .types import (
     InvalidTaskError,
     PermanentTaskError,
     TaskDeadlineError,
+    TaskLostError,
     TaskRecord,
     TaskState,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "SummarizeAgent",
     "TaskCancelledError",
     "TaskDeadlineError",
+    "TaskLostError",
     "TaskQueue",
     "TaskRecord",
     "TaskRequest",

@@ -45,6 +45,9 @@ class BusEvent(NamedTuple):
 class MessageBus(ABC):
     """Delivers `Message` objects to per-address inboxes, at least once (see the module docstring)."""
 
+    codec: Any = None
+    """What encodes messages for the wire; None while they stay live objects in one process."""
+
     @abstractmethod
     async def open(self, address: str) -> None:
         """Create the inbox of *address* (nothing happens if it exists)."""

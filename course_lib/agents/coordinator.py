@@ -52,7 +52,10 @@ Heartbeats and failover
     reassignment, not a failed attempt.  So a task restarts elsewhere at most
     ``heartbeat_timeout`` after the crashed agent's last heartbeat.  An
     offline agent heard from again is back online, and is told
-    (AGENT_STATUS) which attempts it must drop.
+    (AGENT_STATUS) which attempts it must drop.  A task lost with its agent
+    ``max_lost`` times (crash, restart or silence; not a goodbye) ends
+    FAILED with `TaskLostError`: a task that kills every agent it reaches
+    must not kill them all in turn, forever.
 
 Retries
     An attempt that raises is a failure (so is one that ends in a
@@ -132,7 +135,7 @@ from .protocol import (
     TaskRequest,
     TaskResult,
 )
-from .taskbook import TaskBook, TaskStore, check_attempts, check_task
+from .taskbook import TaskBook, TaskStore, check_attempts, check_task, check_wire_task
 from .taskqueue import TaskQueue
 from .types import (
     AgentCapability,
@@ -145,6 +148,7 @@ from .types import (
     PermanentTaskError,
     Route,
     TaskDeadlineError,
+    TaskLostError,
     TaskRecord,
     TaskState,
     loop_time,
@@ -184,6 +188,7 @@ class Coordinator:
         heartbeat_interval: float = 1.0,
         heartbeat_timeout: float = 3.0,
         max_attempts: int = 3,
+        max_lost: int = 10,
         bus: Optional[MessageBus] = None,
         message_bus: Optional[MessageBus] = None,
         coordinator_id: str = "coordinator",
@@ -195,6 +200,8 @@ class Coordinator:
                 f"{heartbeat_interval!r} and {heartbeat_timeout!r}"
             )
         check_attempts(max_attempts)
+        if type(max_lost) is not int or max_lost < 1:
+            raise ValueError(f"max_lost must be an integer >= 1, got {max_lost!r}")
         if bus is not None and message_bus is not None:
             raise ValueError("pass bus= or message_bus= (the same thing), not both")
         self.id = coordinator_id
@@ -204,6 +211,7 @@ class Coordinator:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.max_attempts = max_attempts
+        self.max_lost = max_lost
         self._hub: EventHub[AgentEvent] = EventHub(record=record_events, name="agent event")
         self.event_log: Optional[list[AgentEvent]] = self._hub.log
         self._membership = Membership(emit=self._emit)
@@ -285,7 +293,7 @@ class Coordinator:
         now = self._now()
         if info.status is not OFFLINE:
             self._reassign(self._membership.mark_offline(member, Reason("unregistered"), now),
-                           Reason("agent {agent} was unregistered", agent=agent_id))
+                           Reason("agent {agent} was unregistered", agent=agent_id), died=False)
         self._membership.remove(agent_id, now)
         for record in [r for r in self.task_queue if r.agent_only == agent_id]:
             self._book.finish(record, FAILED, now, error=InvalidTaskError(
@@ -514,6 +522,8 @@ class Coordinator:
                                 agent, deadline)
         if max_attempts is not None:
             check_attempts(max_attempts)
+        if self.message_bus.codec is not None:
+            check_wire_task(task)
         record = self._book.submit(task, capability=capability, now=self._now(), task_id=task_id,
                                    agent=agent, deadline=deadline, max_attempts=max_attempts,
                                    reply_to=reply_to)
@@ -532,14 +542,26 @@ class Coordinator:
                 task_id=record.id, task=record.task, attempt=attempt,
                 incarnation=info.incarnation), now))
 
-    def _reassign(self, held: dict[str, int], reason: Reason) -> None:
-        """The attempts in *held* were lost with their agent: back to the queue."""
-        tasks = self.tasks
+    def _reassign(self, held: dict[str, int], reason: Reason, *, died: bool = True) -> None:
+        """The attempts in *held* were taken from their agent: back to the queue.
+
+        If the agent *died* doing them, each counts as lost, and a task lost
+        ``max_lost`` times fails instead (`TaskLostError`).
+        """
+        tasks, now = self.tasks, self._now()
         records = [tasks[task_id] for task_id, attempt in held.items()
                    if tasks[task_id].state is RUNNING and tasks[task_id].attempt == attempt]
+        if died:
+            for record in records:
+                record.lost += 1
+                if record.lost >= self.max_lost:
+                    self._book.finish(record, FAILED, now, error=TaskLostError(
+                        f"task {record.id!r} was lost {record.lost} times with the agent "
+                        f"running it (last {record.agent!r}); it may be what makes them crash"))
+            records = [record for record in records if not record.done]
         if records:
             self._reassigned += len(records)
-            self._book.requeue(records, reason, self._now())
+            self._book.requeue(records, reason, now)
             self._dispatch(dict.fromkeys(record.route for record in records))
 
     # ---------------------------------------------------------- inbox
@@ -643,7 +665,7 @@ class Coordinator:
             return  # said already, or from an earlier run
         held = self._membership.mark_offline(member, Reason("said goodbye"), self._now())
         member.info.incarnation = ""  # that run is over: its late heartbeats do not count
-        self._reassign(held, Reason("agent {agent} stopped", agent=message.sender))
+        self._reassign(held, Reason("agent {agent} stopped", agent=message.sender), died=False)
 
     def _on_result(self, message: Message) -> None:
         outcome, sender = message.content, message.sender
@@ -702,6 +724,9 @@ class Coordinator:
         request, sender = message.content, message.sender
         if not isinstance(request, TaskRequest):
             raise TypeError(f"a TASK_REQUEST carries a TaskRequest, got {type(request).__name__}")
+        if type(request.task_id) is not str or not request.task_id:
+            raise ValueError(f"a TASK_REQUEST needs a non-empty string task_id, "
+                             f"got {request.task_id!r}")
         known = self.tasks.get(request.task_id)
         if known is not None and known.reply_to == sender:  # delivered again
             if known.done:

@@ -7,7 +7,7 @@ its status:
   changes nothing.  A registration from a *new incarnation* of a known agent
   (its process restarted) replaces the old one at once: the old
   incarnation's attempts are given up without waiting for its heartbeats
-  to stop.
+  to stop, and the new one's capabilities and capacity count from then on.
 * ``heard_from`` records a heartbeat (or any sign of life); an OFFLINE agent
   heard from again is back online.
 * ``silent`` lists the online agents whose last sign of life is
@@ -42,14 +42,17 @@ class Member:
 
     def __init__(self, info: AgentInfo) -> None:
         self.info = info
-        # Queues this agent can serve, in a fixed order (sets of enums iterate
-        # in a different order in every process).
-        self.routes: tuple[Route, ...] = (
-            *(c for c in AgentCapability if c in info.capabilities), info.id)
+        self.routes = self.routes_of(info)
         self.free = False  # online with a free slot: listed in Membership.free
         self.stale: dict[str, int] = {}  # attempts taken away while it was offline
         self.latency_sum = 0.0
         self.latency_count = 0
+
+    @staticmethod
+    def routes_of(info: AgentInfo) -> tuple[Route, ...]:
+        """The queues an agent can serve, in a fixed order (sets of enums
+        iterate in a different order in every process)."""
+        return (*(c for c in AgentCapability if c in info.capabilities), info.id)
 
 
 class Membership:
@@ -82,20 +85,30 @@ class Membership:
                 if info.status is not OFFLINE else {}
             info.incarnation = incarnation
             member.stale.clear()  # the new run never had them
+            for capability in info.capabilities:  # it may have others now
+                self._capable[capability].remove(info)
+            info.capabilities, info.capacity = set(capabilities), capacity
+            member.routes = member.routes_of(info)
+            self._index(member)
             self.heard_from(member, now)
             return member, held
         info = AgentInfo(agent_id, set(capabilities), capacity=capacity,
                          last_heartbeat=now, incarnation=incarnation)
         member = self.members[agent_id] = Member(info)
         self.agents[agent_id] = info
-        for capability in info.capabilities:
-            self._capable.setdefault(capability, []).append(info)
-        for route in member.routes:
-            self._free.setdefault(route, {})
+        self._index(member)
         self._refresh(member)
         self._emit(AgentEvent(time=now, kind=AGENT, agent_id=agent_id, new=IDLE,
                               reason=Reason("registered")))
         return member, None
+
+    def _index(self, member: Member) -> None:
+        """List an agent under its capabilities and routes (it is not free yet)."""
+        info = member.info
+        for capability in info.capabilities:
+            self._capable.setdefault(capability, []).append(info)
+        for route in member.routes:
+            self._free.setdefault(route, {})
 
     def remove(self, agent_id: str, now: float) -> Member:
         """Forget *agent_id* (it is OFFLINE already)."""

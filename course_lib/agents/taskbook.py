@@ -37,7 +37,7 @@ from .taskqueue import TaskQueue
 from .types import AgentEvent, AgentInfo, AgentCapability, EventKind, InvalidTaskError, \
     TaskRecord, TaskState, parse_capability
 
-__all__ = ["TaskBook", "TaskStore", "check_attempts", "check_task"]
+__all__ = ["TaskBook", "TaskStore", "check_attempts", "check_task", "check_wire_task"]
 
 QUEUED, RUNNING = TaskState.QUEUED, TaskState.RUNNING
 COMPLETED, FAILED = TaskState.COMPLETED, TaskState.FAILED
@@ -73,6 +73,16 @@ def check_task(task: Any, agent: Optional[AgentInfo], agent_id: Optional[str],
     if deadline is not None and not (type(deadline) in (int, float) and deadline > 0):
         raise InvalidTaskError(f"deadline must be a positive number of seconds, got {deadline!r}")
     return capability
+
+
+def check_wire_task(task: Mapping[str, Any]) -> None:
+    """`InvalidTaskError` unless *task* can go over a wire as JSON."""
+    try:
+        as_json_data(dict(task))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidTaskError(
+            "a task may hold only JSON data (dicts, lists, strings, numbers, True, False, "
+            f"None), because this bus sends it to another process: {exc}") from None
 
 
 class TaskStore(ABC):
@@ -217,7 +227,7 @@ class TaskBook:
             "deadline_at": None if record.deadline is None
             else wall_now + (record.deadline - now),
             "reply_to": record.reply_to, "state": record.state, "attempt": record.attempt,
-            "failures": record.failures, "failed_on": sorted(record.failed_on),
+            "failures": record.failures, "lost": record.lost, "failed_on": sorted(record.failed_on),
             "result": record.result if record.state is COMPLETED else None,
             "error": encode_error(record.error) if record.state is FAILED else None,
         })
@@ -237,6 +247,7 @@ class TaskBook:
                 deadline=None if row["deadline_at"] is None
                 else now + max(0.0, row["deadline_at"] - wall_now),
                 reply_to=row["reply_to"], attempt=row["attempt"], failures=row["failures"],
+                lost=row.get("lost", 0),
                 failed_on=frozenset(row["failed_on"]),
             )
             self.tasks[record.id] = record

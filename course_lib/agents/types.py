@@ -129,6 +129,7 @@ class TaskRecord:
     agent: Optional[str] = None  # agent of the current or last attempt
     attempt: int = 0  # attempts started so far
     failures: int = 0  # attempts that raised
+    lost: int = 0  # attempts lost with their agent (it crashed, restarted or went silent)
     result: Any = None
     error: Optional[BaseException] = None
     started_at: Optional[float] = None  # current attempt
@@ -184,6 +185,11 @@ class InvalidTaskError(PermanentTaskError, ValueError):
 
 class TaskDeadlineError(TimeoutError):
     """A task did not finish by its deadline."""
+
+
+class TaskLostError(RuntimeError):
+    """A task was running on an agent that died (crashed, restarted, went
+    silent) too many times: it may be what kills them, so it is not sent again."""
 
 
 class InjectedFault(RuntimeError):
