@@ -38,6 +38,7 @@ from course_lib.agents import (
     TaskResult,
     TaskState,
 )
+from course_lib.agents.codec import decode_error, encode_error
 from course_lib.agents.types import AgentStatus
 
 SEARCH = AgentCapability.SEARCH
@@ -115,6 +116,34 @@ def test_errors_come_back_as_their_own_class_when_it_is_known(error, rebuilt, pe
     back = codec.decode(codec.encode(message)).content.error
     assert type(back) is rebuilt and str(back) == str(error)
     assert isinstance(back, PermanentTaskError) is permanent
+
+
+@pytest.mark.parametrize("error", [StopIteration("x"), StopAsyncIteration("x")])
+def test_a_stop_iteration_comes_back_as_a_remote_error_that_cannot_end_a_coroutine(error):
+    rebuilt = decode_error(encode_error(error))
+    assert type(rebuilt) is RemoteTaskError and str(rebuilt) == f"{type(error).__name__}: x"
+
+
+def test_raising_a_failed_tasks_error_again_and_again_does_not_grow_its_traceback():
+    def depth(error):
+        tb, n = error.__traceback__, 0
+        while tb is not None:
+            tb, n = tb.tb_next, n + 1
+        return n
+
+    async def main():
+        async with Coordinator() as c:
+            await Counting("a").connect(c)
+            task_id = await c.assign_task({"type": SEARCH, "seconds": 1}, deadline=0.5)
+            depths = []
+            for _ in range(5):
+                with pytest.raises(TaskDeadlineError) as caught:
+                    await c.result(task_id)
+                depths.append(depth(caught.value))
+            return depths
+
+    depths = run_virtual(main())
+    assert depths == [depths[0]] * 5
 
 
 def test_an_error_of_a_class_this_side_does_not_know_is_named_not_imported():

@@ -42,6 +42,7 @@ from .types import (
     InvalidTaskError,
     TaskCancelledError,
     TaskDeadlineError,
+    TaskLostError,
 )
 
 __all__ = ["JsonCodec", "NotSerializableError", "MalformedMessageError", "RemoteTaskError",
@@ -75,10 +76,11 @@ class RemotePermanentTaskError(RemoteTaskError, PermanentTaskError):
 _KNOWN_ERRORS: dict[str, type[BaseException]] = {
     name: value for name, value in vars(builtins).items()
     if isinstance(value, type) and issubclass(value, Exception)
+    and not issubclass(value, (StopIteration, StopAsyncIteration))  # would end a coroutine
 }
 _KNOWN_ERRORS.update({cls.__name__: cls for cls in (
     PermanentTaskError, InvalidTaskError, TaskDeadlineError, InjectedFault, TaskCancelledError,
-    CoordinatorStoppedError, CalculatorError, NotSerializableError,
+    CoordinatorStoppedError, CalculatorError, NotSerializableError, TaskLostError,
 )})
 
 

@@ -111,7 +111,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 from ..events import EventHub
 from ..i18n import Reason
@@ -163,6 +163,12 @@ IDLE, OFFLINE = AgentStatus.IDLE, AgentStatus.OFFLINE
 TASK_REQUEST, TASK_RESULT = MessageType.TASK_REQUEST, MessageType.TASK_RESULT
 AGENT_STATUS = MessageType.AGENT_STATUS
 REMEMBERED_BROADCASTS = 1000  # answered broadcasts kept, to answer a repeat without resending
+
+
+def _raise_error_of(record: TaskRecord) -> NoReturn:
+    """Raise a failed task's error with the traceback it failed with, as
+    `asyncio.Future.result` does: raising it again and again does not grow it."""
+    raise record.error.with_traceback(record.error_traceback)
 
 
 class Coordinator:
@@ -391,7 +397,7 @@ class Coordinator:
                 f"(it is {record.state.value})"
             ) from None
         if record.state is FAILED:
-            raise record.error
+            _raise_error_of(record)
         return record.result
 
     async def gather(self, task_ids: Iterable[str], *, return_exceptions: bool = False) -> list[Any]:
@@ -409,7 +415,7 @@ class Coordinator:
             elif return_exceptions:
                 results.append(record.error)
             else:
-                raise record.error
+                _raise_error_of(record)
         return results
 
     async def join(self) -> None:

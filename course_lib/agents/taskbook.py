@@ -200,6 +200,7 @@ class TaskBook:
             self.latencies.append(now - record.submitted_at)
         else:
             record.error = self.failures[record.id] = error
+            record.error_traceback = error.__traceback__
         self._emit(AgentEvent(time=now, kind=TASK, task_id=record.id, agent_id=record.agent,
                               old=old, new=state, attempt=record.attempt,
                               reason="" if error is None else f"{type(error).__name__}: {error}"))

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from types import TracebackType
 from typing import Any, NamedTuple, Optional, Union
 
 from ..errors import PermanentTaskError
@@ -132,6 +133,8 @@ class TaskRecord:
     lost: int = 0  # attempts lost with their agent (it crashed, restarted or went silent)
     result: Any = None
     error: Optional[BaseException] = None
+    # the error's traceback when the task failed: each raise starts from it again
+    error_traceback: Optional[TracebackType] = field(default=None, repr=False, compare=False)
     started_at: Optional[float] = None  # current attempt
     finished_at: Optional[float] = None
     failed_on: frozenset[str] = field(default=frozenset(), repr=False)  # agents whose attempt raised
