@@ -121,6 +121,7 @@ from .balancing import BalancingPolicy, make_policy
 from .bus import BusEvent, InMemoryBus, MessageBus
 from .codec import as_json_data
 from .dispatch import dispatch
+from .groupcommit import GroupCommit
 from .hosting import LocalHost
 from .membership import Member, Membership
 from .protocol import (
@@ -226,8 +227,7 @@ class Coordinator:
         self._host = LocalHost(note=self._note_fault)
         self._outbox: deque[Message] = deque()
         self._handled: list[Message] = []  # inbox messages to acknowledge with the next flush
-        self._next_round: Optional[asyncio.Future] = None  # the flush that callers wait for
-        self._flusher: Optional[asyncio.Task] = None  # runs flush rounds while callers wait
+        self._flushes = GroupCommit(self._flush_round, name=f"{coordinator_id} flush")
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loops: list[asyncio.Task] = []  # the inbox loop and the monitor
         self._started = False
@@ -880,8 +880,7 @@ class Coordinator:
         for task in self._loops:
             task.cancel()
         await asyncio.gather(self._host.stop_all(), *self._loops, return_exceptions=True)
-        if self._flusher is not None:  # a round under way ends before the last save
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._flushes.wait_idle()  # a flush under way ends before the last save
         self._loops, self._wakeup = [], None
         if self._unsubscribe_bus is not None:
             self._unsubscribe_bus()
@@ -905,54 +904,28 @@ class Coordinator:
         """Save what changed (when a store keeps tasks), send the queued messages
         in order, then acknowledge the inbox messages that caused them.
 
-        Group commit: one flusher task runs rounds while callers wait.  A
-        caller that comes while a round is under way waits for the next one,
-        which carries everything queued by then, so many concurrent
-        ``assign_task`` calls share one save and one round trip.  Each round
-        takes what is queued at one instant, so every message it sends is
-        about a task it saves (or saved before), and every message it
-        acknowledges has had its consequences sent.  If the bus fails, what
-        the round took goes back for the next flush, and the error is raised
-        in every caller of that round.
+        A group commit (`GroupCommit`): callers that come while a flush is
+        under way share the next one, so many concurrent ``assign_task``
+        calls cost one save and one round trip.  If the bus fails, the error
+        is raised in every caller of that flush, and what it took is queued
+        again for the next one.
         """
-        await asyncio.shield(self._join_next_round())
+        await self._flushes.commit()
 
-    def _join_next_round(self) -> asyncio.Future:
-        if self._next_round is None:
-            self._next_round = asyncio.get_running_loop().create_future()
-        if self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(
-                self._flush_rounds(), name=f"{self.id} flush")
-        return self._next_round
-
-    async def _flush_rounds(self) -> None:
+    async def _flush_round(self) -> None:
+        """One flush.  It takes what is queued at one instant, so every message it
+        sends is about a task it saves (or saved before), and every message it
+        acknowledges has had what it caused sent first."""
         outbox = self._outbox
+        batch, acks, self._handled = list(outbox), self._handled, []
+        outbox.clear()
         try:
-            while (this_round := self._next_round) is not None:
-                self._next_round = None
-                batch, acks, self._handled = list(outbox), self._handled, []
-                outbox.clear()
-                try:
-                    await self._save()
-                    await self.message_bus.send_and_acknowledge(batch, self.id, acks)
-                except BaseException as exc:
-                    outbox.extendleft(reversed(batch))
-                    self._handled[:0] = acks
-                    for waiting in (this_round, self._next_round):
-                        if waiting is None:
-                            continue
-                        if isinstance(exc, Exception):
-                            waiting.set_exception(exc)
-                            waiting.exception()  # raised in its callers; not "never retrieved"
-                        else:
-                            waiting.cancel()
-                    self._next_round = None
-                    if not isinstance(exc, Exception):
-                        raise
-                    return
-                this_round.set_result(None)
-        finally:
-            self._flusher = None
+            await self._save()
+            await self.message_bus.send_and_acknowledge(batch, self.id, acks)
+        except BaseException:
+            outbox.extendleft(reversed(batch))
+            self._handled[:0] = acks
+            raise
 
     async def _save(self) -> None:
         """Save the tasks submitted or ended since the last save (when a store keeps them)."""
