@@ -7,7 +7,9 @@ redis-server binary these tests skip outside CI and fail under CI=true.
 
 import asyncio
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -284,6 +286,26 @@ async def test_a_send_that_cannot_reach_the_server_gives_up_with_the_url_masked(
         assert "sekret" not in events[0].detail
     finally:
         await bus.aclose()
+
+
+@pytest.mark.asyncio
+async def test_giving_up_states_the_time_it_took_not_the_setting():
+    """Each try waits socket_timeout for a server that never answers, so the
+    retries take longer than retry_timeout: the message says how long."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never answers
+        bus = redis_bus(f"redis://127.0.0.1:{silent.getsockname()[1]}",
+                        retry_timeout=0.1, socket_timeout=0.5, block_ms=100)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            with pytest.raises(ConnectionError) as caught:
+                async with asyncio.timeout(HANG):
+                    await bus.send(direct("nobody answers"))
+        finally:
+            await bus.aclose()
+        took = loop.time() - started
+    stated = float(re.search(r"gave up after ([0-9.]+) s", str(caught.value)).group(1))
+    assert 0.45 <= stated <= took  # two tries of 0.5 s: the second ends 0.5 s after the first
 
 
 # ---------------------------------------------------------------- batching and hints

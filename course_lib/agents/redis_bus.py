@@ -553,7 +553,7 @@ class RedisBus(MessageBus):
         """
         generation = self._generation
         attempt = 0
-        deadline: Optional[float] = None
+        first_failure: Optional[float] = None
         while True:
             if generation != self._generation:
                 raise RuntimeError("RedisBus.aclose() was called while this call waited")
@@ -575,12 +575,12 @@ class RedisBus(MessageBus):
                 pause = min(self.backoff_cap, self.backoff_first * 2 ** attempt)
                 pause = random.uniform(pause / 2, pause)
                 attempt += 1
-                if deadline is None:
-                    deadline = now + self.retry_timeout
-                if not forever and now + pause > deadline:
+                if first_failure is None:
+                    first_failure = now
+                if not forever and now + pause > first_failure + self.retry_timeout:
                     raise ConnectionError(
                         f"cannot reach Redis at {self._shown_url} (gave up after "
-                        f"{self.retry_timeout:g} s of retries): {exc}") from None
+                        f"{now - first_failure:.1f} s of retries): {exc}") from None
                 await asyncio.sleep(pause)
                 continue
             if generation != self._generation:
