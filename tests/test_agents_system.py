@@ -486,6 +486,21 @@ def test_broadcast_reaches_every_other_agent():
     assert run(main) == (2, 1, [0, 1, 2])
 
 
+def test_a_broadcast_skips_offline_agents_whose_inbox_may_never_be_read_again():
+    async def main():
+        async with Coordinator(heartbeat_interval=1.0, heartbeat_timeout=3.0) as c:
+            gone, alive = Worker("gone"), Worker("alive")
+            for agent in (Chatty("chatty"), gone, alive):
+                await agent.connect(c)
+            gone.crash()
+            await asyncio.sleep(4)  # virtual: past the heartbeat timeout, "gone" is offline
+            reached = await c.result(await c.assign_task({"type": SEARCH, "broadcast": True},
+                                                         agent="chatty"))
+            return reached, c.agents["gone"].status, c.message_bus.pending("gone")
+
+    assert run_virtual(main()) == (1, "offline", 0)
+
+
 def test_a_request_times_out_or_names_a_bad_target():
     async def main(c):
         await Chatty("chatty", (CALCULATE,)).connect(c)

@@ -775,7 +775,9 @@ class Coordinator:
         if reached is None:  # not sent yet (else this is the same broadcast again)
             peers = self.agents.values() if note.capability is None \
                 else self._membership.capable(parse_capability(note.capability))
-            receivers = [info.id for info in peers if info.id != sender]
+            # Online peers only: an offline one may never read its inbox again.
+            receivers = [info.id for info in peers
+                         if info.id != sender and info.status is not OFFLINE]
             for receiver in receivers:
                 self._outbox.append(Message(MessageType.DIRECT, sender, receiver, note.content, now))
             reached = self._broadcasts[note.request_id] = len(receivers)
