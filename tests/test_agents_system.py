@@ -410,10 +410,10 @@ def test_all_traffic_is_messages_on_the_bus():
 
     log, bus = run_virtual(main())
     assert log == [
+        (MessageType.TASK_REQUEST, "coordinator", "a", 0.0),
         (MessageType.REGISTER, "a", "coordinator", 0.0),  # the agent's loop starts
-        (MessageType.HEARTBEAT, "a", "coordinator", 0.0),
         (MessageType.AGENT_STATUS, "coordinator", "a", 0.0),  # registered
-        (MessageType.TASK_REQUEST, "coordinator", "a", 0.0),  # by the flusher, after both
+        (MessageType.HEARTBEAT, "a", "coordinator", 0.0),
         (MessageType.HEARTBEAT, "a", "coordinator", 1.0),
         (MessageType.TASK_RESULT, "a", "coordinator", 1.0),
         (MessageType.HEARTBEAT, "a", "coordinator", 2.0),

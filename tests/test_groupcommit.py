@@ -13,14 +13,19 @@ class Log:
 
     def __init__(self, fail_on=()):
         self.queued, self.rounds, self.fail_on = [], [], set(fail_on)
+        self.writers = []  # the task that ran each round
         self.commits = GroupCommit(self.write, name="log")
 
     async def write(self):
         batch, self.queued = self.queued, []
-        await asyncio.sleep(1)
-        if self.fail_on & set(batch):
-            self.queued[:0] = batch  # put back, as an owner does
-            raise OSError(f"cannot write {sorted(batch)}")
+        self.writers.append(asyncio.current_task())
+        try:
+            await asyncio.sleep(1)
+            if self.fail_on & set(batch):
+                raise OSError(f"cannot write {sorted(batch)}")
+        except BaseException:
+            self.queued[:0] = batch  # put back, as the coordinator does
+            raise
         self.rounds.append(batch)
 
     async def add(self, item):
@@ -42,11 +47,24 @@ def test_callers_that_come_during_a_round_share_the_next_one():
     assert done == [1.0] + [2.0] * 49  # each returns when the round with its work has ended
 
 
-def test_an_error_reaches_every_caller_of_the_round_and_the_next_one_tries_again():
+def test_with_no_round_under_way_the_caller_runs_it_in_its_own_task():
+    async def main():
+        log = Log()
+        await log.add("alone")
+        return log.writers == [asyncio.current_task()], log.rounds
+
+    assert run_virtual(main()) == (True, [["alone"]])
+
+
+def test_an_error_reaches_the_callers_of_its_round_and_the_next_round_tries_again():
     async def main():
         log = Log(fail_on={"bad"})
-        outcomes = await asyncio.gather(log.add("bad"), log.add("ok"), return_exceptions=True)
+        first = asyncio.create_task(log.add("bad"))
+        await asyncio.sleep(0.5)
+        second = asyncio.create_task(log.add("ok"))
+        await asyncio.sleep(2)  # the second round (with "bad" put back) fails too
         log.fail_on.clear()
+        outcomes = await asyncio.gather(first, second, return_exceptions=True)
         await log.add("later")
         return [type(o).__name__ for o in outcomes], log.rounds
 
@@ -58,14 +76,29 @@ def test_an_error_reaches_every_caller_of_the_round_and_the_next_one_tries_again
 def test_a_cancelled_caller_does_not_cancel_the_round_others_share():
     async def main():
         log = Log()
-        leaving = asyncio.create_task(log.add("a"))
-        staying = asyncio.create_task(log.add("b"))
-        await asyncio.sleep(0.5)
+        first = asyncio.create_task(log.add("a"))
+        await asyncio.sleep(0.5)  # "a" is being written
+        leaving = asyncio.create_task(log.add("b"))
+        staying = asyncio.create_task(log.add("c"))
+        await asyncio.sleep(0)
         leaving.cancel()
-        await staying
+        await asyncio.gather(first, staying)
         with pytest.raises(asyncio.CancelledError):
             await leaving
-        await log.commits.wait_idle()
+        return log.rounds
+
+    assert run_virtual(main()) == [["a"], ["b", "c"]]
+
+
+def test_a_cancelled_caller_running_a_round_leaves_its_work_to_the_next():
+    async def main():
+        log = Log()
+        leaving = asyncio.create_task(log.add("a"))
+        await asyncio.sleep(0.5)
+        staying = asyncio.create_task(log.add("b"))
+        await asyncio.sleep(0)
+        leaving.cancel()
+        await staying
         return log.rounds
 
     assert run_virtual(main()) == [["a", "b"]]

@@ -336,9 +336,6 @@ class RedisBus(MessageBus):
 
         try:
             replies = await self._call(None, execute)
-        except BaseException:
-            self._writes.clear()  # queued meanwhile: their callers get this error too
-            raise
         finally:
             for write in writes:
                 if write.ids:
