@@ -159,6 +159,7 @@ ZH = {
     "agent {agent} restarted": "{agent} 重启了",
     "agent {agent} stopped": "{agent} 停下了",
     "said goodbye": "主动告别",
+    "the coordinator stopped": "协调器已停止",
     "replaced by a new run of the agent": "被同名 Agent 的新进程取代",
     "malformed entry in the inbox of {address}: {detail}": "{address} 的收件箱里有一条格式不对的记录：{detail}",
     "bus {kind}: {detail}": "消息总线 {kind}：{detail}",

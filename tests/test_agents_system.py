@@ -386,6 +386,30 @@ def test_power_of_two_choices_prefers_the_less_loaded():
     assert sum(counts.values()) == 40 and max(counts.values()) - min(counts.values()) <= 4
 
 
+def test_an_agent_with_several_capabilities_serves_the_longest_waiting_task_first():
+    """A steady stream of searches must not starve a calculation: when a slot
+    frees, the capability whose first task has waited longest goes first."""
+    async def main(c):
+        await Worker("both", (SEARCH, CALCULATE)).connect(c)
+
+        async def searches():
+            ids = []
+            for n in range(8):
+                ids.append(await c.assign_task({"type": SEARCH, "n": n}))
+                await asyncio.sleep(0.5)  # virtual: a new search every half second
+            return ids
+
+        producer = asyncio.create_task(searches())
+        await asyncio.sleep(0.25)
+        calculation = await c.assign_task({"type": CALCULATE, "n": "calc"})
+        await c.result(calculation)
+        finished_at = now()
+        await c.gather(await producer)
+        return finished_at
+
+    assert run(main) == 2.0  # after the one search that was running and the older one
+
+
 # --------------------------------------------------------------- messaging
 
 
@@ -774,6 +798,65 @@ def test_a_deadline_while_running_keeps_the_slot_until_the_answer():
         return now(), [e.time for e in events(c, EventKind.IGNORED, task_id=late)]
 
     assert run(main) == (4.0, [3.0])
+
+
+def test_an_agent_serves_one_coordinator():
+    async def main():
+        first, second = Coordinator(), Coordinator(coordinator_id="second")
+        agent = Worker("a")
+        await agent.connect(first)
+        with pytest.raises(RuntimeError, match="connected to coordinator 'coordinator' already"):
+            await agent.connect(second)
+        with pytest.raises(ValueError, match="already registered"):
+            await agent.connect(first)
+        return agent.coordinator is first, list(second.agents)
+
+    assert run_virtual(main()) == (True, [])
+
+
+def test_an_agent_id_may_not_be_a_capability_name():
+    async def main(c):
+        with pytest.raises(ValueError, match="name of a capability"):
+            await Worker("search").connect(c)
+        return list(c.agents)
+
+    assert run(main) == []
+
+
+def test_a_request_timeout_must_be_positive():
+    async def main(c):
+        agent = Worker("a")
+        await agent.connect(c)
+        for bad in (-1, 0, float("nan"), True):
+            with pytest.raises(ValueError, match="timeout must be a positive number"):
+                await agent.request(SEARCH, {}, timeout=bad)
+        return len(c.tasks)
+
+    assert run(main) == 0
+
+
+def test_gather_refuses_one_id_given_as_a_string():
+    async def main(c):
+        await Worker("a").connect(c)
+        task_id = await c.assign_task({"type": SEARCH})
+        with pytest.raises(TypeError, match="not one id 'task-1'"):
+            await c.gather(task_id)
+        return await c.gather([task_id])
+
+    assert run(main) == [{"by": "a", "n": None}]
+
+
+def test_after_the_coordinator_stops_its_agents_are_offline_in_the_stats():
+    async def main():
+        c = Coordinator()
+        async with c:
+            await Worker("a").connect(c)
+            await c.result(await c.assign_task({"type": SEARCH}))
+            during = c.get_stats()["agents"]["a"]["status"]
+        after = c.get_stats()["agents"]["a"]
+        return during, after["status"], after["completed"]
+
+    assert run_virtual(main()) == ("idle", "offline", 1)
 
 
 def test_fault_hooks_need_a_running_agent():

@@ -56,8 +56,8 @@ def test_text_report_is_exact_and_chinese_by_default():
         "排队 0 | 运行中 0 | 完成 4 | 失败 0 | 转交 1 | 吞吐量 0.80 个任务/秒",
         "Agent     状态  负载              完成  失败  平均耗时",
         "search-1  离线  [..........] 0/1  0     0     0.00 秒",
-        "search-2  空闲  [..........] 0/1  3     1     0.75 秒",
-        "calc-1    空闲  [..........] 0/1  1     0     0.50 秒",
+        "search-2  离线  [..........] 0/1  3     1     0.75 秒",  # the demo has ended
+        "calc-1    离线  [..........] 0/1  1     0     0.50 秒",
     ]
     # The last events, one line each (same-time heartbeats may come in either order).
     assert report[5:] == ["  " + describe_event(e) for e in EVENTS[-2:]]
@@ -69,8 +69,8 @@ def test_text_report_in_english(english):
         "queued 0 | running 0 | completed 4 | failed 0 | reassigned 1 | throughput 0.80 tasks/s",
         "agent     status   load              completed  failed  avg",
         "search-1  offline  [..........] 0/1  0          0       0.00 s",
-        "search-2  idle     [..........] 0/1  3          1       0.75 s",
-        "calc-1    idle     [..........] 0/1  1          0       0.50 s",
+        "search-2  offline  [..........] 0/1  3          1       0.75 s",
+        "calc-1    offline  [..........] 0/1  1          0       0.50 s",
     ]
 
 
@@ -78,8 +78,10 @@ def test_event_lines_say_why_a_task_moved():
     moved = [describe_event(e) for e in EVENTS if e.task_id == "task-1" and e.new.value == "queued"
              and e.old is not None]
     assert moved == ["t=3.00 task-1：运行中 → 排队，在 search-1 上（第 1 次尝试）：search-1 掉线了"]
-    (offline,) = [describe_event(e) for e in EVENTS if e.kind.value == "agent" and e.new.value == "offline"]
-    assert offline == "t=3.00 Agent search-1 → 离线（3 秒没有心跳）"
+    offline = [describe_event(e) for e in EVENTS if e.kind.value == "agent" and e.new.value == "offline"]
+    assert offline == ["t=3.00 Agent search-1 → 离线（3 秒没有心跳）",
+                       "t=5.00 Agent search-2 → 离线（协调器已停止）",
+                       "t=5.00 Agent calc-1 → 离线（协调器已停止）"]
 
 
 def test_event_lines_in_english(english):

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import itertools
+import math
 from abc import ABC, abstractmethod
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -147,12 +148,21 @@ class BaseAgent(ABC):
     # ---------------------------------------------------------- chapter API
 
     async def connect(self, coordinator: Coordinator) -> None:
-        """Register with *coordinator* in this process; it runs `run` (now, or when it starts)."""
+        """Register with *coordinator* in this process; it runs `run` (now, or when it starts).
+
+        An agent serves one coordinator: connecting it to a second one is an
+        error (unregister it from the first).
+        """
+        previous = self.coordinator
+        if previous is not None and previous is not coordinator:
+            raise RuntimeError(
+                f"agent {self.id!r} is connected to coordinator {previous.id!r} already; "
+                "an agent serves one coordinator (unregister_agent it there first)")
         self.coordinator = coordinator
         try:
             await coordinator.register_agent(self)
         except BaseException:
-            self.coordinator = None
+            self.coordinator = previous
             raise
 
     @abstractmethod
@@ -394,6 +404,8 @@ class BaseAgent(ABC):
     async def _ask(self, request_id: str, kind: MessageType, content: Any,
                    timeout: Optional[float], what: str) -> Any:
         """Send a request to the coordinator and wait for its TASK_RESULT."""
+        if timeout is not None and not (type(timeout) in (int, float) and 0 < timeout < math.inf):
+            raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
         self._attached()
         answer = asyncio.get_running_loop().create_future()
         self._requests[request_id] = answer

@@ -163,6 +163,7 @@ COMPLETED, FAILED = TaskState.COMPLETED, TaskState.FAILED
 IDLE, OFFLINE = AgentStatus.IDLE, AgentStatus.OFFLINE
 TASK_REQUEST, TASK_RESULT = MessageType.TASK_REQUEST, MessageType.TASK_RESULT
 AGENT_STATUS = MessageType.AGENT_STATUS
+CAPABILITY_NAMES = frozenset(c.value for c in AgentCapability)  # not agent ids: request() targets
 REMEMBERED_BROADCASTS = 1000  # answered broadcasts kept, to answer a repeat without resending
 
 
@@ -278,6 +279,9 @@ class Coordinator:
         """
         if not isinstance(agent, BaseAgent):
             raise TypeError(f"register_agent() needs a BaseAgent, got {type(agent).__name__}")
+        if agent.id in CAPABILITY_NAMES:
+            raise ValueError(f"agent id {agent.id!r} is the name of a capability: "
+                             "agent.request() could not tell them apart; pick another id")
         if agent.id in self.agents or agent.id in self._host.agents or agent.id == self.id:
             raise ValueError(f"an agent with id {agent.id!r} is already registered")
         bus = self.message_bus
@@ -406,6 +410,9 @@ class Coordinator:
         Then the first failed task (in that order) raises its error, unless
         *return_exceptions* puts the errors in the list instead.
         """
+        if isinstance(task_ids, str):
+            raise TypeError(f"gather() takes a list of task ids, not one id {task_ids!r}: "
+                            "use gather([task_id]) or result(task_id)")
         records = [self._book.get(task_id) for task_id in task_ids]
         await self._book.wait(records)
         results = []
@@ -616,8 +623,10 @@ class Coordinator:
         try:
             capabilities = [parse_capability(c) for c in registration.capabilities]
             if not capabilities or type(registration.capacity) is not int \
-                    or registration.capacity < 1 or sender == self.id:
-                raise InvalidTaskError("it needs capabilities, a capacity >= 1 and its own id")
+                    or registration.capacity < 1 or sender == self.id \
+                    or sender in CAPABILITY_NAMES:
+                raise InvalidTaskError("it needs capabilities, a capacity >= 1 and its own id "
+                                       "(not the coordinator's, not a capability's name)")
         except InvalidTaskError as exc:
             self._outbox.append(Message(AGENT_STATUS, self.id, sender, StatusUpdate(
                 status=OFFLINE, reason=f"rejected: {exc}",
@@ -889,6 +898,9 @@ class Coordinator:
             self._unsubscribe_bus = None
         now = self._loop.time()
         self._t_stop = now
+        for member in self._membership.members.values():  # nobody watches them now
+            if member.info.status is not OFFLINE:
+                self._membership.mark_offline(member, Reason("the coordinator stopped"), now)
         if self._store is not None:
             await self._save()  # what ended before the stop; unfinished tasks stay unfinished there
             self._book.unsaved = None

@@ -1,8 +1,10 @@
 """Dispatch: match waiting tasks with free agents.
 
 `dispatch` takes the routes that may have work (a capability, or one
-agent's id for pinned tasks), and while a route has both a waiting task and
-a free agent, starts an attempt: the balancing policy chooses among the free
+agent's id for pinned tasks), oldest waiting task first, and while a route
+has both a waiting task and a free agent, starts an attempt (so an agent
+with several capabilities serves the one that has waited longest, and a
+busy capability cannot starve the others): the balancing policy chooses among the free
 agents, avoiding those that already failed this task while another online
 agent could still try it.  It returns what it started; sending the
 TASK_REQUEST messages is the coordinator's job.
@@ -27,7 +29,9 @@ def dispatch(routes: Iterable[Route], book: TaskBook, membership: Membership,
     """Start waiting tasks of *routes* on free agents; return ``(record, agent, attempt)`` for each."""
     started = []
     queue = book.queue
-    for route in routes:
+    heads = {route: queue.head(route) for route in routes}
+    for route in sorted((r for r, head in heads.items() if head is not None),
+                        key=lambda r: heads[r].submitted_at):
         free = membership.free(route)
         if not free:
             continue

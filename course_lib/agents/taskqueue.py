@@ -57,6 +57,17 @@ class TaskQueue:
             self._ended -= 1
         return None
 
+    def head(self, route: Route) -> Optional[TaskRecord]:
+        """The first waiting task of *route* (left in place), or None."""
+        fifo = self._fifos.get(route)
+        while fifo:
+            record = fifo[0]
+            if record.state is QUEUED:
+                return record
+            fifo.popleft()  # ended while it waited
+            self._ended -= 1
+        return None
+
     def discard(self, record: TaskRecord) -> None:
         """Forget *record*, which was waiting and has just ended (its state is final)."""
         self._size -= 1
