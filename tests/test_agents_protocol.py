@@ -124,6 +124,25 @@ def test_a_stop_iteration_comes_back_as_a_remote_error_that_cannot_end_a_corouti
     assert type(rebuilt) is RemoteTaskError and str(rebuilt) == f"{type(error).__name__}: x"
 
 
+def test_events_keep_a_bounded_summary_of_an_error_not_its_whole_text():
+    class Loud(Counting):
+        async def process_task(self, task):
+            raise ValueError("x" * 1_000_000)
+
+    async def main():
+        async with Coordinator(max_attempts=3) as c:
+            for agent_id in "abc":
+                await Loud(agent_id).connect(c)
+            task_id = await c.assign_task({"type": SEARCH})
+            with pytest.raises(ValueError) as caught:
+                await c.result(task_id)
+            return len(str(caught.value)), [len(str(e.reason)) for e in c.event_log if e.reason]
+
+    whole, reasons = run_virtual(main())
+    assert whole == 1_000_000  # the error itself is kept, once, on the task
+    assert len(reasons) >= 3 and max(reasons) < 400
+
+
 def test_raising_a_failed_tasks_error_again_and_again_does_not_grow_its_traceback():
     def depth(error):
         tb, n = error.__traceback__, 0

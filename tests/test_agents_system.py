@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course_lib import run_virtual
+from course_lib.agents.coordinator import HEARTBEATS_KEPT
 from course_lib.agents import (
     AgentCapability,
     AgentStatus,
@@ -570,6 +571,24 @@ def test_summarize_and_translate_ask_a_search_agent():
 
 def fault_coordinator(**kwargs):
     return Coordinator(heartbeat_interval=1.0, heartbeat_timeout=3.0, **kwargs)
+
+
+def test_an_idle_coordinators_log_keeps_only_each_agents_last_heartbeats():
+    async def main():
+        seen = []
+        async with fault_coordinator() as c:
+            c.subscribe(lambda e: seen.append(e) if e.kind is EventKind.HEARTBEAT else None)
+            for name in ("a", "b", "c"):
+                await Worker(name).connect(c)
+            await asyncio.sleep(3600)  # virtual: an hour of heartbeats, 1 per second each
+            beats = [e for e in c.event_log if e.kind is EventKind.HEARTBEAT]
+            last = {name: max(e.time for e in beats if e.agent_id == name) for name in "abc"}
+            return (len(seen), len(beats), len(c.event_log) - len(beats),
+                    last == {name: c.agents[name].last_heartbeat for name in "abc"})
+
+    streamed, logged, others, newest_kept = run_virtual(main())
+    assert streamed >= 3 * 3600 and logged <= 2 * HEARTBEATS_KEPT * 3
+    assert others == 3 and newest_kept  # the three registrations stay
 
 
 def test_heartbeats_arrive_every_interval():

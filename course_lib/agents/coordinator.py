@@ -85,7 +85,9 @@ Monitoring
     Every change is an `AgentEvent` with the loop-clock time: task state
     changes (with agent, attempt, and the previous agent on a restart),
     agent status changes, heartbeats, injected faults and ignored results.
-    ``event_log`` keeps them, `subscribe` and `events` stream them.
+    ``event_log`` keeps them, `subscribe` and `events` stream them.  Of the
+    heartbeats it keeps each agent's last ``HEARTBEATS_KEPT`` (100), so an
+    idle coordinator's log does not grow forever; listeners see them all.
     `get_stats` works at any time.  Nothing polls: the inbox loop wakes on
     messages, the monitor on one timer armed for the earliest deadline.
 
@@ -109,7 +111,7 @@ Durability
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, NoReturn, Optional
 
@@ -151,6 +153,7 @@ from .types import (
     TaskDeadlineError,
     TaskLostError,
     TaskRecord,
+    error_summary,
     TaskState,
     loop_time,
     parse_capability,
@@ -164,6 +167,7 @@ IDLE, OFFLINE = AgentStatus.IDLE, AgentStatus.OFFLINE
 TASK_REQUEST, TASK_RESULT = MessageType.TASK_REQUEST, MessageType.TASK_RESULT
 AGENT_STATUS = MessageType.AGENT_STATUS
 CAPABILITY_NAMES = frozenset(c.value for c in AgentCapability)  # not agent ids: request() targets
+HEARTBEATS_KEPT = 100  # per agent, in event_log; older heartbeat events are dropped
 REMEMBERED_BROADCASTS = 1000  # answered broadcasts kept, to answer a repeat without resending
 
 
@@ -237,6 +241,7 @@ class Coordinator:
         self._store: Optional[TaskStore] = None  # the bus's, if it is durable
         self._broadcasts: OrderedDict[str, int] = OrderedDict()  # request id -> agents reached
         self._reassigned = 0
+        self._heartbeats_logged = 0  # heartbeat events in the log
         self._retried = 0
         self._ignored = 0
         self._t_start: Optional[float] = None
@@ -603,7 +608,7 @@ class Coordinator:
                 # the inbox loop; the handlers check a message before they change anything.
                 what = getattr(message.type, "value", message.type)
                 self._note_ignored(message.sender, Reason(
-                    "malformed {what} message: {error}", what=what, error=str(exc)))
+                    "malformed {what} message: {error}", what=what, error=error_summary(exc)))
             self._handled.append(message)
             # One flush, with the acknowledgements, for a whole burst: nobody
             # can read these messages before this loop waits anyway.
@@ -667,8 +672,31 @@ class Coordinator:
         now = self._now()
         back = self._membership.heard_from(member, now)
         self._hub.emit(AgentEvent(time=now, kind=EventKind.HEARTBEAT, agent_id=message.sender))
+        self._heartbeats_logged += 1
+        if self._heartbeats_logged > 2 * HEARTBEATS_KEPT * len(self.agents):
+            self._drop_old_heartbeats()
         if back:
             self._confirm(member, now)
+
+    def _drop_old_heartbeats(self) -> None:
+        """Keep each agent's last HEARTBEATS_KEPT heartbeat events in the log, and
+        every other event.  Run once the log holds twice that many, so each run's
+        cost (one pass over the log) is shared by as many heartbeats."""
+        log = self._hub.log
+        if log is None:  # nothing recorded
+            self._heartbeats_logged = 0
+            return
+        seen: Counter[str] = Counter()
+        kept = []
+        for event in reversed(log):
+            if event.kind is EventKind.HEARTBEAT:
+                seen[event.agent_id] += 1
+                if seen[event.agent_id] > HEARTBEATS_KEPT:
+                    continue
+            kept.append(event)
+        kept.reverse()
+        log[:] = kept  # in place: event_log is the same list
+        self._heartbeats_logged = sum(min(n, HEARTBEATS_KEPT) for n in seen.values())
 
     def _on_goodbye(self, message: Message) -> None:
         member = self._membership.members.get(message.sender)
@@ -716,7 +744,7 @@ class Coordinator:
             self._retried += 1
             self._book.requeue([record], Reason(
                 "attempt {attempt} failed on {agent}: {error}",
-                attempt=record.attempt, agent=info.id, error=repr(error)), now)
+                attempt=record.attempt, agent=info.id, error=error_summary(error)), now)
             self._dispatch((record.route,))
         else:
             self._book.finish(record, FAILED, now, error=error)
@@ -813,7 +841,7 @@ class Coordinator:
     def _note_flush_failure(self, error: Exception) -> None:
         self._hub.emit(AgentEvent(time=self._now(), kind=EventKind.BUS, reason=Reason(
             "could not save or send ({error}); trying again with the next message",
-            error=f"{type(error).__name__}: {error}")))
+            error=error_summary(error))))
 
     def _emit(self, event: AgentEvent) -> None:
         # Looked up on each call: the hub swaps its emit when listeners come and go.

@@ -20,7 +20,7 @@ from ..i18n import Reason
 from .agent import BaseAgent, current_agent
 from .bus import MessageBus
 from .protocol import new_token
-from .types import EventKind
+from .types import EventKind, error_summary
 
 __all__ = ["LocalHost"]
 
@@ -79,4 +79,4 @@ class LocalHost:
     def _ended(self, agent_id: str, runner: asyncio.Task) -> None:
         if not runner.cancelled() and runner.exception() is not None:
             self._note(agent_id, EventKind.CRASH,
-                       Reason("its run() loop raised {error}", error=repr(runner.exception())))
+                       Reason("its run() loop raised {error}", error=error_summary(runner.exception())))

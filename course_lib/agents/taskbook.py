@@ -35,7 +35,7 @@ from ..i18n import Reason
 from .codec import as_json_data, decode_error, encode_error
 from .taskqueue import TaskQueue
 from .types import AgentEvent, AgentInfo, AgentCapability, EventKind, InvalidTaskError, \
-    TaskRecord, TaskState, parse_capability
+    TaskRecord, TaskState, error_summary, parse_capability
 
 __all__ = ["TaskBook", "TaskStore", "check_attempts", "check_task", "check_wire_task"]
 
@@ -203,7 +203,7 @@ class TaskBook:
             record.error_traceback = error.__traceback__
         self._emit(AgentEvent(time=now, kind=TASK, task_id=record.id, agent_id=record.agent,
                               old=old, new=state, attempt=record.attempt,
-                              reason="" if error is None else f"{type(error).__name__}: {error}"))
+                              reason="" if error is None else error_summary(error)))
         for countdown in self._waiters.pop(record.id, ()):
             countdown.tick()
         if self._on_finish is not None:

@@ -190,6 +190,20 @@ class TaskDeadlineError(TimeoutError):
     """A task did not finish by its deadline."""
 
 
+ERROR_SUMMARY_LIMIT = 300  # characters of an error that an event keeps
+
+
+def error_summary(error: BaseException) -> str:
+    """``"Type: message"``, cut to ERROR_SUMMARY_LIMIT characters: what an event
+    keeps of an error (the error itself stays on the task record, once), so a
+    huge message retried many times is not copied into every event."""
+    message = str(error)
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    if len(text) > ERROR_SUMMARY_LIMIT:
+        text = text[:ERROR_SUMMARY_LIMIT - 1] + "…"
+    return text
+
+
 class TaskLostError(RuntimeError):
     """A task was running on an agent that died (crashed, restarted, went
     silent) too many times: it may be what kills them, so it is not sent again."""
