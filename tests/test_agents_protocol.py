@@ -37,6 +37,7 @@ from course_lib.agents import (
     TaskRequest,
     TaskResult,
     TaskState,
+    TaskTimeoutError,
 )
 from course_lib.agents.codec import decode_error, encode_error
 from course_lib.agents.types import AgentStatus
@@ -141,6 +142,59 @@ def test_events_keep_a_bounded_summary_of_an_error_not_its_whole_text():
     whole, reasons = run_virtual(main())
     assert whole == 1_000_000  # the error itself is kept, once, on the task
     assert len(reasons) >= 3 and max(reasons) < 400
+
+
+class Hanging(Counting):
+    """process_task never returns (its heartbeats go on)."""
+
+    async def process_task(self, task):
+        self.ran[task.get("n")] += 1
+        await asyncio.Event().wait()
+
+
+def test_an_attempt_past_its_timeout_fails_the_hung_agent_is_told_to_drop_it_and_another_retries():
+    async def main():
+        async with Coordinator(heartbeat_interval=1, heartbeat_timeout=3) as c:
+            hung = Hanging("hung")
+            await hung.connect(c)
+            task_id = await c.assign_task({"type": SEARCH, "n": 1, "seconds": 1}, timeout=2)
+            await asyncio.sleep(1)
+            await Counting("fine").connect(c)
+            result = await c.result(task_id)
+            return (result, now(), c.agents["hung"].status, c.agents["hung"].in_flight,
+                    hung._jobs, c.tasks[task_id].failures)
+
+    result, finished, status, in_flight, jobs, failures = run_virtual(main())
+    assert result == {"n": 1, "by": "fine"} and finished == 3.0  # timed out at 2, then 1 s
+    assert (status, in_flight, jobs, failures) == ("idle", {}, {}, 1)
+
+
+def test_a_task_whose_every_attempt_times_out_fails_with_task_timeout_error():
+    async def main():
+        async with Coordinator(task_timeout=1.5, max_attempts=2) as c:
+            for agent_id in ("a", "b"):
+                await Hanging(agent_id).connect(c)
+            task_id = await c.assign_task({"type": SEARCH})
+            with pytest.raises(TaskTimeoutError, match="ran longer than its 1.5 s timeout") as caught:
+                await c.result(task_id)
+            return now(), c.tasks[task_id].attempt, str(caught.value)
+
+    finished, attempts, _ = run_virtual(main())
+    assert (finished, attempts) == (3.0, 2)
+
+
+def test_timeouts_must_be_positive_numbers():
+    with pytest.raises(ValueError, match="task_timeout"):
+        Coordinator(task_timeout=0)
+
+    async def main():
+        async with Coordinator() as c:
+            for bad in (-1, 0, float("nan"), float("inf"), True, "1"):
+                with pytest.raises(InvalidTaskError, match="timeout must be a positive number"):
+                    await c.assign_task({"type": SEARCH}, timeout=bad)
+            return len(c.tasks)
+
+    assert run_virtual(main()) == 0
 
 
 def test_raising_a_failed_tasks_error_again_and_again_does_not_grow_its_traceback():

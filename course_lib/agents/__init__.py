@@ -49,6 +49,7 @@ from .types import (
     TaskDeadlineError,
     TaskLostError,
     TaskRecord,
+    TaskTimeoutError,
     TaskState,
 )
 from .protocol import (
@@ -106,6 +107,7 @@ __all__ = [
     "TaskCancelledError",
     "TaskDeadlineError",
     "TaskLostError",
+    "TaskTimeoutError",
     "TaskQueue",
     "TaskRecord",
     "TaskRequest",

@@ -43,6 +43,7 @@ from .types import (
     TaskCancelledError,
     TaskDeadlineError,
     TaskLostError,
+    TaskTimeoutError,
 )
 
 __all__ = ["JsonCodec", "NotSerializableError", "MalformedMessageError", "RemoteTaskError",
@@ -81,6 +82,7 @@ _KNOWN_ERRORS: dict[str, type[BaseException]] = {
 _KNOWN_ERRORS.update({cls.__name__: cls for cls in (
     PermanentTaskError, InvalidTaskError, TaskDeadlineError, InjectedFault, TaskCancelledError,
     CoordinatorStoppedError, CalculatorError, NotSerializableError, TaskLostError,
+    TaskTimeoutError,
 )})
 
 

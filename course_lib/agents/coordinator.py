@@ -47,7 +47,7 @@ Messages
 
 Heartbeats and failover
     Agents send a heartbeat every ``heartbeat_interval``.  An agent silent
-    for ``heartbeat_timeout`` (crashed, paused, hung) is marked offline and
+    for ``heartbeat_timeout`` (crashed, paused, its event loop blocked) is marked offline and
     its running tasks go back to the front of the queue, for other agents: a
     reassignment, not a failed attempt.  So a task restarts elsewhere at most
     ``heartbeat_timeout`` after the crashed agent's last heartbeat.  An
@@ -56,6 +56,13 @@ Heartbeats and failover
     ``max_lost`` times (crash, restart or silence; not a goodbye) ends
     FAILED with `TaskLostError`: a task that kills every agent it reaches
     must not kill them all in turn, forever.
+
+Timeouts
+    Heartbeats come from their own task, so they go on while one
+    ``process_task`` hangs.  A task with a ``timeout`` (``assign_task(...,
+    timeout=)``, or the coordinator's ``task_timeout``) fails an attempt
+    that runs longer with `TaskTimeoutError`, retried like any failure; the
+    agent is told (AGENT_STATUS) to drop it, and its slot is free at once.
 
 Retries
     An attempt that raises is a failure (so is one that ends in a
@@ -138,7 +145,8 @@ from .protocol import (
     TaskRequest,
     TaskResult,
 )
-from .taskbook import TaskBook, TaskStore, check_attempts, check_task, check_wire_task
+from .taskbook import TaskBook, TaskStore, check_attempts, check_task, check_timeout, \
+    check_wire_task
 from .taskqueue import TaskQueue
 from .types import (
     AgentCapability,
@@ -153,6 +161,7 @@ from .types import (
     TaskDeadlineError,
     TaskLostError,
     TaskRecord,
+    TaskTimeoutError,
     error_summary,
     TaskState,
     loop_time,
@@ -201,6 +210,7 @@ class Coordinator:
         heartbeat_timeout: float = 3.0,
         max_attempts: int = 3,
         max_lost: int = 10,
+        task_timeout: Optional[float] = None,
         bus: Optional[MessageBus] = None,
         message_bus: Optional[MessageBus] = None,
         coordinator_id: str = "coordinator",
@@ -214,6 +224,10 @@ class Coordinator:
         check_attempts(max_attempts)
         if type(max_lost) is not int or max_lost < 1:
             raise ValueError(f"max_lost must be an integer >= 1, got {max_lost!r}")
+        try:
+            check_timeout(task_timeout)
+        except InvalidTaskError as exc:
+            raise ValueError(f"task_timeout: {exc}") from None
         if bus is not None and message_bus is not None:
             raise ValueError("pass bus= or message_bus= (the same thing), not both")
         self.id = coordinator_id
@@ -224,6 +238,7 @@ class Coordinator:
         self.heartbeat_timeout = heartbeat_timeout
         self.max_attempts = max_attempts
         self.max_lost = max_lost
+        self.task_timeout = task_timeout
         self._hub: EventHub[AgentEvent] = EventHub(record=record_events, name="agent event")
         self.event_log: Optional[list[AgentEvent]] = self._hub.log
         self._membership = Membership(emit=self._emit)
@@ -363,6 +378,7 @@ class Coordinator:
         deadline: Optional[float] = None,
         max_attempts: Optional[int] = None,
         task_id: Optional[str] = None,
+        timeout: Optional[float] = None,
     ) -> str:
         """Queue *task* for an agent with capability ``task["type"]``; return its id at once.
 
@@ -371,6 +387,8 @@ class Coordinator:
         (default: the coordinator's).  ``task_id``: your own id instead of
         ``"task-N"``; the same task submitted again under the same id (by a
         submitter that restarted) is the same task, and its id comes back.
+        ``timeout``: seconds one attempt may run (default: the coordinator's
+        ``task_timeout``), after which it fails with `TaskTimeoutError`.
         Raises `InvalidTaskError` for a task that can never run, or for
         another task under an id that is taken.
         """
@@ -384,7 +402,7 @@ class Coordinator:
                     return task_id
                 raise InvalidTaskError(f"duplicate task id {task_id!r}: it names another task")
         record = self._submit(task, task_id=task_id, agent=agent, deadline=deadline,
-                              max_attempts=max_attempts)
+                              max_attempts=max_attempts, timeout=timeout)
         if self._started and self._membership.free(record.route):  # else it waits
             self._dispatch((record.route,))
         if self._outbox or self._book.unsaved:
@@ -535,16 +553,19 @@ class Coordinator:
 
     def _submit(self, task: Mapping[str, Any], *, task_id: Optional[str] = None,
                 agent: Optional[str] = None, deadline: Optional[float] = None,
-                max_attempts: Optional[int] = None, reply_to: Optional[str] = None) -> TaskRecord:
+                max_attempts: Optional[int] = None, reply_to: Optional[str] = None,
+                timeout: Optional[float] = None) -> TaskRecord:
+        if timeout is None:
+            timeout = self.task_timeout
         capability = check_task(task, None if agent is None else self.agents.get(agent),
-                                agent, deadline)
+                                agent, deadline, timeout)
         if max_attempts is not None:
             check_attempts(max_attempts)
         if self.message_bus.codec is not None:
             check_wire_task(task)
         record = self._book.submit(task, capability=capability, now=self._now(), task_id=task_id,
                                    agent=agent, deadline=deadline, max_attempts=max_attempts,
-                                   reply_to=reply_to)
+                                   reply_to=reply_to, timeout=timeout)
         if record.deadline is not None:
             self._wake_monitor()
         return record
@@ -554,11 +575,15 @@ class Coordinator:
         if not self._started:
             return
         now = self._loop.time()
+        timed = False
         for record, info, attempt in dispatch(routes, self._book, self._membership,
                                               self.policy, now):
             self._outbox.append(Message(TASK_REQUEST, self.id, info.id, TaskRequest(
                 task_id=record.id, task=record.task, attempt=attempt,
                 incarnation=info.incarnation), now))
+            timed = timed or record.timeout is not None
+        if timed:
+            self._wake_monitor()  # an attempt timeout may come before its next timer
 
     def _reassign(self, held: dict[str, int], reason: Reason, *, died: bool = True) -> None:
         """The attempts in *held* were taken from their agent: back to the queue.
@@ -863,6 +888,21 @@ class Coordinator:
             self._reassign(held, Reason("agent {agent} went offline", agent=member.info.id))
         for record in self._book.expired(now):
             self._book.finish(record, FAILED, now, error=self._deadline_error(record))
+        for record in self._book.overdue(now):
+            self._time_out(record, now)
+
+    def _time_out(self, record: TaskRecord, now: float) -> None:
+        """The current attempt of *record* ran past its timeout: tell its agent
+        to drop it, free the slot, and count a failed attempt."""
+        member, attempt = self._membership.members[record.agent], record.attempt
+        info = member.info
+        self._membership.gave_back(member, record.id, attempt)
+        self._outbox.append(Message(AGENT_STATUS, self.id, info.id, StatusUpdate(
+            status=info.status, stale=((record.id, attempt),), incarnation=info.incarnation), now))
+        self._on_failure(record, info, TaskTimeoutError(
+            f"attempt {attempt} of task {record.id!r} ran longer than its {record.timeout:g} s "
+            f"timeout on {info.id!r}"), now)
+        self._dispatch(member.routes)
 
     def _deadline_error(self, record: TaskRecord) -> TaskDeadlineError:
         seconds = record.deadline - record.submitted_at

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
@@ -37,7 +38,8 @@ from .taskqueue import TaskQueue
 from .types import AgentEvent, AgentInfo, AgentCapability, EventKind, InvalidTaskError, \
     TaskRecord, TaskState, error_summary, parse_capability
 
-__all__ = ["TaskBook", "TaskStore", "check_attempts", "check_task", "check_wire_task"]
+__all__ = ["TaskBook", "TaskStore", "check_attempts", "check_task", "check_timeout",
+           "check_wire_task"]
 
 QUEUED, RUNNING = TaskState.QUEUED, TaskState.RUNNING
 COMPLETED, FAILED = TaskState.COMPLETED, TaskState.FAILED
@@ -49,8 +51,13 @@ def check_attempts(max_attempts: Any) -> None:
         raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
 
 
+def check_timeout(timeout: Any) -> None:
+    if timeout is not None and not (type(timeout) in (int, float) and 0 < timeout < math.inf):
+        raise InvalidTaskError(f"timeout must be a positive number of seconds, got {timeout!r}")
+
+
 def check_task(task: Any, agent: Optional[AgentInfo], agent_id: Optional[str],
-               deadline: Any) -> AgentCapability:
+               deadline: Any, timeout: Any = None) -> AgentCapability:
     """The capability *task* needs; `InvalidTaskError` if it can never run.
 
     *agent* is the one agent allowed (``agent_id``), None when any may run it.
@@ -72,6 +79,7 @@ def check_task(task: Any, agent: Optional[AgentInfo], agent_id: Optional[str],
         raise InvalidTaskError(f"agent {agent_id!r} has no {capability.value!r} capability")
     if deadline is not None and not (type(deadline) in (int, float) and deadline > 0):
         raise InvalidTaskError(f"deadline must be a positive number of seconds, got {deadline!r}")
+    check_timeout(timeout)
     return capability
 
 
@@ -122,6 +130,7 @@ class TaskBook:
         self._on_finish = on_finish
         self._ids = itertools.count(1)
         self._deadlines: list[tuple[float, str, TaskRecord]] = []  # heap
+        self._attempt_ends: list[tuple[float, str, int, TaskRecord]] = []  # heap, with timeouts
         self._waiters: dict[str, list[_Countdown]] = {}  # task id -> waits that include it
         # Records submitted or ended since the last save, when a TaskStore keeps them.
         self.unsaved: Optional[dict[str, TaskRecord]] = None
@@ -131,7 +140,7 @@ class TaskBook:
     def submit(self, task: Mapping[str, Any], *, capability: AgentCapability, now: float,
                task_id: Optional[str] = None, agent: Optional[str] = None,
                deadline: Optional[float] = None, max_attempts: Optional[int] = None,
-               reply_to: Optional[str] = None) -> TaskRecord:
+               reply_to: Optional[str] = None, timeout: Optional[float] = None) -> TaskRecord:
         """Record a new QUEUED task (checked already by `check_task`) and queue it."""
         if task_id is None:
             task_id = f"task-{next(self._ids)}"
@@ -143,6 +152,7 @@ class TaskBook:
             id=task_id, task=task, capability=capability, submitted_at=now,
             max_attempts=max_attempts or self.default_attempts, agent_only=agent,
             deadline=None if deadline is None else now + deadline, reply_to=reply_to,
+            timeout=timeout,
         )
         self.tasks[task_id] = record
         if self.unsaved is not None:
@@ -163,6 +173,8 @@ class TaskBook:
         record.state = RUNNING
         record.agent = agent_id
         record.started_at = now
+        if record.timeout is not None:
+            heappush(self._attempt_ends, (now + record.timeout, record.id, record.attempt, record))
         self.counts[QUEUED] -= 1
         self.counts[RUNNING] += 1
         self._emit(AgentEvent(time=now, kind=TASK, task_id=record.id, agent_id=agent_id,
@@ -227,7 +239,8 @@ class TaskBook:
             "max_attempts": record.max_attempts, "agent_only": record.agent_only,
             "deadline_at": None if record.deadline is None
             else wall_now + (record.deadline - now),
-            "reply_to": record.reply_to, "state": record.state, "attempt": record.attempt,
+            "reply_to": record.reply_to, "timeout": record.timeout, "state": record.state,
+            "attempt": record.attempt,
             "failures": record.failures, "lost": record.lost, "failed_on": sorted(record.failed_on),
             "result": record.result if record.state is COMPLETED else None,
             "error": encode_error(record.error) if record.state is FAILED else None,
@@ -248,7 +261,7 @@ class TaskBook:
                 deadline=None if row["deadline_at"] is None
                 else now + max(0.0, row["deadline_at"] - wall_now),
                 reply_to=row["reply_to"], attempt=row["attempt"], failures=row["failures"],
-                lost=row.get("lost", 0),
+                lost=row.get("lost", 0), timeout=row.get("timeout"),
                 failed_on=frozenset(row["failed_on"]),
             )
             self.tasks[record.id] = record
@@ -281,11 +294,24 @@ class TaskBook:
                 due.append(record)
         return due
 
+    def overdue(self, now: float) -> list[TaskRecord]:
+        """Running tasks whose current attempt has run out of time by *now*."""
+        heap, due = self._attempt_ends, []
+        while heap and heap[0][0] <= now:
+            _, _, attempt, record = heappop(heap)
+            if record.state is RUNNING and record.attempt == attempt:
+                due.append(record)
+        return due
+
     def next_deadline(self) -> Optional[float]:
+        """The earliest task deadline or attempt timeout still to come."""
         heap = self._deadlines
         while heap and heap[0][2].done:
             heappop(heap)
-        return heap[0][0] if heap else None
+        ends = self._attempt_ends
+        while ends and (ends[0][3].state is not RUNNING or ends[0][3].attempt != ends[0][2]):
+            heappop(ends)
+        return min((h[0][0] for h in (heap, ends) if h), default=None)
 
     # ---------------------------------------------------------- waiting
 

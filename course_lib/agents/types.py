@@ -125,6 +125,7 @@ class TaskRecord:
     max_attempts: int
     agent_only: Optional[str] = None  # run only on this agent
     deadline: Optional[float] = None  # loop-clock time by which it must finish
+    timeout: Optional[float] = None  # seconds one attempt may take
     reply_to: Optional[str] = None  # the agent that asked for it with request()
     state: TaskState = TaskState.QUEUED
     agent: Optional[str] = None  # agent of the current or last attempt
@@ -188,6 +189,11 @@ class InvalidTaskError(PermanentTaskError, ValueError):
 
 class TaskDeadlineError(TimeoutError):
     """A task did not finish by its deadline."""
+
+
+class TaskTimeoutError(TimeoutError):
+    """An attempt ran longer than its task's ``timeout`` (``process_task`` hung
+    or was too slow while its agent lived on): a failed attempt."""
 
 
 ERROR_SUMMARY_LIMIT = 300  # characters of an error that an event keeps
