@@ -144,6 +144,31 @@ def test_events_keep_a_bounded_summary_of_an_error_not_its_whole_text():
     assert len(reasons) >= 3 and max(reasons) < 400
 
 
+class Unusual(BaseException):
+    """Not an Exception: what a careless process_task might still raise."""
+
+
+@pytest.mark.parametrize("error", [Unusual("odd"), GeneratorExit()])
+def test_whatever_process_task_raises_is_a_failed_attempt(error):
+    class Raising(Counting):
+        async def process_task(self, task):
+            raise error
+
+    async def main():
+        async with Coordinator(max_attempts=2) as c:
+            agents = [Raising(agent_id) for agent_id in "ab"]
+            for agent in agents:
+                await agent.connect(c)
+            task_id = await c.assign_task({"type": SEARCH})
+            with pytest.raises(type(error)):
+                await c.result(task_id)
+            record = c.tasks[task_id]
+            return (record.state, record.failures, c.get_stats()["reassigned"],
+                    [agent.running for agent in agents])
+
+    assert run_virtual(main()) == (TaskState.FAILED, 2, 0, [True, True])
+
+
 class Hanging(Counting):
     """process_task never returns (its heartbeats go on)."""
 
