@@ -26,6 +26,8 @@ Rules worth knowing:
   therefore still fire on a slow thread.
 * Socket and other I/O is served as soon as it is ready and takes no virtual
   time.
+* Any start and any virtual time work, a start at ``time.time()`` or a
+  sleep of years included: the clock's resolution grows with its magnitude.
 * If every coroutine is blocked, nothing is scheduled and no thread is busy,
   no timer can ever wake the program up.  On a real loop that is a silent
   hang; here the loop waits ``stall_timeout`` real seconds for outside I/O and
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -104,6 +107,19 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._virtual_now
+
+    # asyncio runs a timer once ``time() + _clock_resolution`` passes it.  Far
+    # from zero (a start at time.time(), months of virtual time) adding the
+    # real clock's nanosecond changes nothing in floating point, and a clock
+    # that lands exactly on a timer would never see it due: a livelock.  So
+    # the resolution is at least a few units in the last place of the clock.
+    @property
+    def _clock_resolution(self) -> float:
+        return max(self._base_resolution, 4 * math.ulp(self._virtual_now))
+
+    @_clock_resolution.setter
+    def _clock_resolution(self, value: float) -> None:  # set by asyncio's __init__
+        self._base_resolution = value
 
     def _advance(self, seconds: float) -> None:
         self._virtual_now += seconds

@@ -325,3 +325,23 @@ def test_no_warnings_from_the_helper_thread_path():
     result, caught = _no_warnings(lambda: asyncio.run(outer()))
     assert result[0] == 60.0
     assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.parametrize("start, seconds", [(0.0, 3e7), (2.0**25, 5.0), (None, 1.5), (1e12, 0.25)])
+def test_timers_fire_at_any_magnitude_of_virtual_time(start, seconds):
+    """Far from zero a nanosecond is lost in float rounding; timers must still come due."""
+    start = time.time() if start is None else start
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(seconds)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.Event().wait(), seconds)
+        return loop.time()
+
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(run_virtual(main(), start=start)),
+                              daemon=True)
+    worker.start()
+    worker.join(30)  # a bound for the livelock this test guards against
+    assert outcome and outcome[0] == pytest.approx(start + 2 * seconds, rel=1e-12)
