@@ -96,7 +96,23 @@ def plan_call(task: Task, cache: dict | None = None) -> CallPlan:
     return CallPlan(deps, inject, is_async)
 
 
+def _refuse_generators(task: Task) -> None:
+    """A generator function's call returns a generator without running its body:
+    the task would "complete" with that object.  Say what to write instead."""
+    for func in (task.func, getattr(task.func, "__call__", None)):
+        if inspect.isasyncgenfunction(func):
+            raise TaskSignatureError(
+                f"task {task.id!r}: func is an async generator function (async def with yield); "
+                "a task runs to one result, so collect its items in a coroutine function: "
+                "async def collect(): return [item async for item in gen()]")
+        if inspect.isgeneratorfunction(func):
+            raise TaskSignatureError(
+                f"task {task.id!r}: func is a generator function (def with yield); a task runs "
+                "to one result, so return a list: def collect(): return list(gen())")
+
+
 def _plan(task: Task, deps: tuple[str, ...]) -> CallPlan:
+    _refuse_generators(task)
     is_async = _is_async(task.func)
     try:
         sig = inspect.signature(task.func)

@@ -85,7 +85,7 @@ def explain(scheduler: Any, node: Any, lang: str) -> str:
         if entry is not None and e < entry and scheduler.tasks[e[2]].status is TaskStatus.PENDING
     )
     reasons = []
-    if not scheduler._free_slots:
+    if not scheduler._has_free_slot():
         running = sorted(scheduler._running, key=lambda tid: scheduler.tasks[tid].attempts[-1].slot)
         reasons.append(text["busy"].format(n=scheduler.max_workers, running=_listing(running)))
     if ahead:

@@ -93,6 +93,7 @@ import asyncio
 import functools
 import inspect
 import itertools
+import math
 import random
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -175,8 +176,10 @@ class SmartScheduler:
     ) -> None:
         if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
             raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
-        if aging < 0 or backoff_cap < 0 or not 0 <= jitter <= 1:
-            raise ValueError("aging and backoff_cap must be >= 0 and jitter within [0, 1]")
+        if not (_finite(aging) and aging >= 0 and _finite(backoff_cap) and backoff_cap >= 0
+                and _finite(jitter) and 0 <= jitter <= 1):
+            raise ValueError("aging and backoff_cap must be finite numbers >= 0 and jitter within "
+                             f"[0, 1], got {aging!r}, {backoff_cap!r} and {jitter!r}")
         self.max_workers = max_workers
         self.aging = aging
         self.backoff_cap = backoff_cap
@@ -191,7 +194,10 @@ class SmartScheduler:
         self._seq = itertools.count()
         self._inactive: list[str] = []  # added while idle: activated by run()
         self._ready: list[tuple[float, int, str]] = []  # heap of (key, seq, id)
-        self._free_slots = list(range(max_workers))  # heap: lowest slot first
+        # Worker slots are numbered 0, 1, ... as they are first needed, so memory
+        # follows the tasks, not max_workers; freed ones are reused lowest first.
+        self._free_slots: list[int] = []  # heap of freed slots
+        self._slots_made = 0
         self._running: dict[str, _Node] = {}
         self._counts = dict.fromkeys(TaskStatus, 0)
         self._unfinished = 0
@@ -471,10 +477,20 @@ class SmartScheduler:
         if not self._active:
             return
         ready, nodes = self._ready, self._nodes
-        while ready and self._free_slots:
+        while ready and self._has_free_slot():
             node = nodes[heappop(ready)[2]]
             if node.task.status is PENDING:  # cancelled tasks leave stale entries
-                self._start(node, heappop(self._free_slots))
+                self._start(node, self._take_slot())
+
+    def _has_free_slot(self) -> bool:
+        return bool(self._free_slots) or self._slots_made < self.max_workers
+
+    def _take_slot(self) -> int:
+        """The lowest free worker slot (one is free)."""
+        if self._free_slots:
+            return heappop(self._free_slots)
+        self._slots_made += 1
+        return self._slots_made - 1
 
     # ------------------------------------------------------------- attempts
 
@@ -760,19 +776,24 @@ def _upstream_error(task_id: str, upstream: _Node, status: Optional[TaskStatus] 
     return DependencyFailedError(task_id, upstream.task.id, status or upstream.task.status, root)
 
 
+def _finite(value: Any) -> bool:
+    """A real number, not a bool, not NaN or infinite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_numbers(task: Task) -> None:
     if (type(task.priority) is int and type(task.max_retries) is int and task.max_retries >= 0
-            and type(task.timeout) is float and task.timeout > 0
-            and type(task.retry_delay) is float and task.retry_delay >= 0):
+            and type(task.timeout) is float and 0 < task.timeout < math.inf
+            and type(task.retry_delay) is float and 0 <= task.retry_delay < math.inf):
         return  # the common case, checked fast
     problems = []
-    if not isinstance(task.priority, (int, float)) or isinstance(task.priority, bool):
-        problems.append(f"priority must be a number, got {task.priority!r}")
-    if task.timeout is not None and not (isinstance(task.timeout, (int, float)) and task.timeout > 0):
+    if not _finite(task.priority):
+        problems.append(f"priority must be a finite number, got {task.priority!r}")
+    if task.timeout is not None and not (_finite(task.timeout) and task.timeout > 0):
         problems.append(f"timeout must be a positive number of seconds or None, got {task.timeout!r}")
-    if not isinstance(task.max_retries, int) or task.max_retries < 0:
+    if type(task.max_retries) is not int or task.max_retries < 0:
         problems.append(f"max_retries must be an integer >= 0, got {task.max_retries!r}")
-    if not isinstance(task.retry_delay, (int, float)) or task.retry_delay < 0:
-        problems.append(f"retry_delay must be a number >= 0, got {task.retry_delay!r}")
+    if not (_finite(task.retry_delay) and task.retry_delay >= 0):
+        problems.append(f"retry_delay must be a finite number >= 0, got {task.retry_delay!r}")
     if problems:
         raise ValueError(f"task {task.id!r}: " + "; ".join(problems))

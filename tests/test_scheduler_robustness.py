@@ -1,0 +1,89 @@
+"""Issue 15's rules for the scheduler: bad numbers, generator functions, memory that
+follows the tasks rather than max_workers."""
+
+import asyncio
+import sys
+
+import pytest
+
+from course_lib import SmartScheduler, Task, TaskSignatureError, TaskStatus, run_virtual
+
+
+async def echo(value=None):
+    return value
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("priority", NAN), ("priority", INF), ("priority", True),
+    ("timeout", NAN), ("timeout", INF), ("timeout", True), ("timeout", 0),
+    ("max_retries", True), ("max_retries", 1.0),
+    ("retry_delay", NAN), ("retry_delay", INF), ("retry_delay", False),
+])
+def test_task_numbers_must_be_finite_real_numbers_not_bools(field, value):
+    async def main():
+        s = SmartScheduler()
+        with pytest.raises(ValueError, match=field):
+            await s.add_task(Task(id="t", func=echo, **{field: value}))
+        return s.tasks
+
+    assert run_virtual(main()) == {}
+
+
+@pytest.mark.parametrize("option, value", [
+    ("aging", NAN), ("aging", INF), ("aging", True), ("backoff_cap", NAN), ("jitter", NAN),
+])
+def test_scheduler_numbers_must_be_finite_real_numbers_not_bools(option, value):
+    with pytest.raises(ValueError, match="finite"):
+        SmartScheduler(**{option: value})
+
+
+def test_a_nan_priority_no_longer_scrambles_the_run_order():
+    async def main():
+        s = SmartScheduler(max_workers=1)
+        order = []
+
+        async def record(n):
+            order.append(n)
+
+        for n in (2, 0, 1, 3):
+            await s.add_task(Task(id=f"t{n}", func=record, args=(n,), priority=n))
+        with pytest.raises(ValueError, match="priority"):
+            await s.add_task(Task(id="nan", func=record, args=("nan",), priority=NAN))
+        await s.run()
+        return order
+
+    assert run_virtual(main()) == [0, 1, 2, 3]  # lower priority number first
+
+
+def test_a_generator_function_is_refused_with_what_to_write_instead():
+    async def agen():
+        yield 1
+
+    def gen():
+        yield 1
+
+    async def main():
+        s = SmartScheduler()
+        with pytest.raises(TaskSignatureError, match=r"async generator function.*async for"):
+            await s.add_task(Task(id="agen", func=agen))
+        with pytest.raises(TaskSignatureError, match=r"generator function.*list\(gen\(\)\)"):
+            await s.add_task(Task(id="gen", func=gen))
+        return s.tasks
+
+    assert run_virtual(main()) == {}
+
+
+@pytest.mark.timeout(60)
+def test_memory_follows_the_tasks_not_max_workers():
+    async def main():
+        s = SmartScheduler(max_workers=sys.maxsize)
+        for n in range(3):
+            await s.add_task(Task(id=f"t{n}", func=echo, args=(n,)))
+        await s.run()
+        return [t.status for t in s.tasks.values()], s._slots_made
+
+    statuses, slots = run_virtual(main())
+    assert statuses == [TaskStatus.COMPLETED] * 3 and slots <= 3
