@@ -87,3 +87,19 @@ def test_memory_follows_the_tasks_not_max_workers():
 
     statuses, slots = run_virtual(main())
     assert statuses == [TaskStatus.COMPLETED] * 3 and slots <= 3
+
+
+def test_why_waiting_before_run_names_unfinished_and_unknown_dependencies():
+    async def main():
+        s = SmartScheduler()
+        await s.add_task(Task(id="up", func=echo))
+        await s.add_task(Task(id="down", func=echo, dependencies=["up"]))
+        await s.add_task(Task(id="orphan", func=echo, dependencies=["ghost"]))
+        return (s.why_waiting("up", lang="en"), s.why_waiting("down", lang="en"),
+                s.why_waiting("orphan", lang="en"), s.why_waiting("orphan", lang="zh"))
+
+    up, down, orphan, orphan_zh = run_virtual(main())
+    assert "ready, but the scheduler is not running" in up
+    assert "will wait for its dependencies: up (pending)" in down
+    assert "depends on ghost, which no task is called" in orphan
+    assert "ghost 还不存在" in orphan_zh

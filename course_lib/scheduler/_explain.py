@@ -21,6 +21,9 @@ TEXT = {
         "backoff": "task {id!r} is backing off after attempt {attempt} ended {outcome}; "
                    "it re-enters the queue at t={at:g} (in {left:g} s).",
         "idle": "task {id!r} is ready, but the scheduler is not running: call run().",
+        "unknown": "task {id!r} depends on {deps}, which no task is called: add them, "
+                   "or run() will refuse it.",
+        "deps_idle": "once run() starts, task {id!r} will wait for its dependencies: {deps}.",
         "busy": "all {n} worker slots are busy (running: {running})",
         "ahead": "{k} ready task(s) with higher priority or added earlier are ahead of it: {ahead}",
         "queued": "task {id!r} is ready and queued: {reasons}.",
@@ -34,6 +37,8 @@ TEXT = {
         "backoff": "任务 {id} 第 {attempt} 次尝试结果为 {outcome}，正在退避等待重试；"
                    "将在 t={at:g}（{left:g} 秒后）重新排队。",
         "idle": "任务 {id} 已经就绪，但调度器还没有运行：请调用 run()。",
+        "unknown": "任务 {id} 依赖的 {deps} 还不存在：先用 add_task 加上，否则 run() 会拒绝它。",
+        "deps_idle": "调用 run() 之后，任务 {id} 要先等依赖完成：{deps}。",
         "busy": "全部 {n} 个工作槽都在忙（正在运行：{running}）",
         "ahead": "前面还有 {k} 个优先级更高或更早加入的就绪任务：{ahead}",
         "queued": "任务 {id} 已就绪，正在排队：{reasons}。",
@@ -78,6 +83,13 @@ def explain(scheduler: Any, node: Any, lang: str) -> str:
             id=task.id, attempt=last.number, outcome=name(last.outcome), at=at, left=left
         )
     if not scheduler._active:
+        unknown = [dep for dep in node.plan.deps if dep not in scheduler.tasks]
+        if unknown:
+            return text["unknown"].format(id=task.id, deps=_listing(unknown))
+        deps = [f"{dep} ({name(scheduler.tasks[dep].status)})" for dep in node.plan.deps
+                if scheduler.tasks[dep].status is not TaskStatus.COMPLETED]
+        if deps:
+            return text["deps_idle"].format(id=task.id, deps=_listing(deps))
         return text["idle"].format(id=task.id)
     entry = next((e for e in scheduler._ready if e[2] == task.id), None)
     ahead = sorted(
