@@ -103,3 +103,20 @@ def test_why_waiting_before_run_names_unfinished_and_unknown_dependencies():
     assert "will wait for its dependencies: up (pending)" in down
     assert "depends on ghost, which no task is called" in orphan
     assert "ghost 还不存在" in orphan_zh
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_whatever_a_sync_task_raises_ends_its_attempt_failed(timeout):
+    def stops():
+        raise StopIteration("done too early")
+
+    async def main():
+        s = SmartScheduler()
+        await s.add_task(Task(id="t", func=stops, timeout=timeout))
+        await s.run()
+        task = s.tasks["t"]
+        return task.status, type(task.error).__name__, str(task.error)
+
+    status, kind, message = run_virtual(main())
+    assert (status, kind) == (TaskStatus.FAILED, "RuntimeError") and "StopIteration" in message

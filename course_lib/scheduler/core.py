@@ -535,6 +535,9 @@ class SmartScheduler:
             state[0] = True
             try:
                 return func(*args, **kwargs)
+            except StopIteration as exc:  # a future cannot carry it: the attempt would never end
+                name = getattr(func, "__qualname__", repr(func))
+                raise RuntimeError(f"{name}() raised StopIteration") from exc
             finally:
                 state[1] = True
 
