@@ -120,3 +120,25 @@ def test_whatever_a_sync_task_raises_ends_its_attempt_failed(timeout):
 
     status, kind, message = run_virtual(main())
     assert (status, kind) == (TaskStatus.FAILED, "RuntimeError") and "StopIteration" in message
+
+
+@pytest.mark.timeout(60)  # linear: well under a second; quadratic (as it was): minutes
+def test_cancel_before_run_is_linear_in_the_tasks_it_touches():
+    n = 20_000
+
+    async def main():
+        chain = SmartScheduler()
+        for i in reversed(range(n)):  # tail first: the worst order for a repeated scan
+            await chain.add_task(Task(id=f"c{i}", func=echo, dependencies=[f"c{i - 1}"] if i else []))
+        chain.cancel("c0")
+        alone = SmartScheduler()
+        for i in range(n):
+            await alone.add_task(Task(id=f"a{i}", func=echo))
+        for i in range(n):
+            alone.cancel(f"a{i}")
+        return ({t.status for t in chain.tasks.values()}, {t.status for t in alone.tasks.values()},
+                str(chain.tasks[f"c{n - 1}"].error))
+
+    chained, alone, error = run_virtual(main())
+    assert chained == alone == {TaskStatus.CANCELLED}
+    assert "c0" in error

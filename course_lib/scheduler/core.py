@@ -193,6 +193,7 @@ class SmartScheduler:
         self._plan_cache: dict = {}
         self._seq = itertools.count()
         self._inactive: list[str] = []  # added while idle: activated by run()
+        self._inactive_dependents: dict[str, list[str]] = {}  # their dependencies, reversed
         self._ready: list[tuple[float, int, str]] = []  # heap of (key, seq, id)
         # Worker slots are numbered 0, 1, ... as they are first needed, so memory
         # follows the tasks, not max_workers; freed ones are reused lowest first.
@@ -241,6 +242,8 @@ class SmartScheduler:
             self._dispatch_soon()
         else:
             self._inactive.append(task.id)
+            for dep in plan.deps:
+                self._inactive_dependents.setdefault(dep, []).append(task.id)
         return task.id
 
     async def run(
@@ -274,6 +277,7 @@ class SmartScheduler:
                 dashboard = SchedulerDashboard(self, mode="auto" if monitor is True else monitor)
                 views.append((dashboard.open(), None))
             inactive, self._inactive = self._inactive, []
+            self._inactive_dependents = {}
             for tid in inactive:
                 self._activate(self._nodes[tid])
             self._dispatch()
@@ -660,23 +664,20 @@ class SmartScheduler:
     def _cascade_inactive(self, root: _Node) -> None:
         """Cancel tasks added before run() that depend on *root*, directly or not.
 
-        They are not hooked into the graph yet (run() does that), so the
-        successor lists cannot be used; walk their declared dependencies.
+        They are not hooked into the graph yet (run() does that), so they are
+        found through ``_inactive_dependents``: linear in the tasks touched.
         """
-        waiting = [self._nodes[tid] for tid in self._inactive]
-        cancelled = {root.task.id: root}
-        changed = True
-        while changed:
-            changed = False
-            for node in waiting:
+        dependents = self._inactive_dependents
+        stack = [root]
+        while stack:
+            upstream = stack.pop()
+            for tid in dependents.get(upstream.task.id, ()):
+                node = self._nodes[tid]
                 if node.task.status.is_terminal:
                     continue
-                upstream = next((cancelled[d] for d in node.plan.deps if d in cancelled), None)
-                if upstream is not None:
-                    error = _upstream_error(node.task.id, upstream, CANCELLED, root.task.id)
-                    self._finish(node, CANCELLED, None, error, None)
-                    cancelled[node.task.id] = node
-                    changed = True
+                error = _upstream_error(tid, upstream, CANCELLED, root.task.id)
+                self._finish(node, CANCELLED, None, error, None)
+                stack.append(node)
 
     def _finish(self, node: _Node, status: TaskStatus, result: Any,
                 error: Optional[BaseException], time: Optional[float]) -> None:
