@@ -411,6 +411,32 @@ def test_an_agent_with_several_capabilities_serves_the_longest_waiting_task_firs
     assert run(main) == 2.0  # after the one search that was running and the older one
 
 
+@pytest.mark.timeout(60)  # linear: a few seconds; quadratic (as it was): about a minute
+def test_retries_against_an_agent_that_fails_everything_stay_linear():
+    n = 8000
+
+    class FailsAll(BaseAgent):
+        def __init__(self, agent_id):
+            super().__init__(agent_id, {SEARCH})
+
+        async def process_task(self, task):
+            raise RuntimeError("no")
+
+    async def main():
+        async with Coordinator(record_events=False) as c:
+            await FailsAll("bad").connect(c)
+            await Worker("good", capacity=10).connect(c)
+            ids = [await c.assign_task({"type": SEARCH, "seconds": 0.01}) for _ in range(n)]
+            await asyncio.sleep(1)
+            waiting = (c.task_queue.qsize(), len(list(c.task_queue)), c.get_stats()["queued"])
+            results = await c.gather(ids)
+            return waiting, {r["by"] for r in results}, c.task_queue.qsize()
+
+    (size, listed, queued), by, left = run_virtual(main())
+    assert size == listed == queued > 0  # parked retries are counted and listed
+    assert by == {"good"} and left == 0
+
+
 # --------------------------------------------------------------- messaging
 
 

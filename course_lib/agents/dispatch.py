@@ -35,23 +35,23 @@ def dispatch(routes: Iterable[Route], book: TaskBook, membership: Membership,
         free = membership.free(route)
         if not free:
             continue
-        held: list[TaskRecord] = []
+        def may_run(record: TaskRecord) -> bool:
+            return bool(_avoid_failed(record, list(free.values()), membership))
+
         while free:  # agents leave *free* as they fill up
-            record = queue.take(route)
+            record = queue.take(route, may_run)
             if record is None:
                 break
             candidates = list(free.values())
             if record.failed_on:
                 candidates = _avoid_failed(record, candidates, membership)
                 if not candidates:
-                    held.append(record)
+                    queue.park(record)  # waits for an agent that has not failed it
                     continue
             info = policy.choose(candidates)
             attempt = book.start_attempt(record, info.id, now)
             membership.took(info, record.id, attempt)
             started.append((record, info, attempt))
-        for record in reversed(held):
-            queue.put(record, front=True)
     return started
 
 
