@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ._lazy import exports
 
-_SCHEDULER = ("Attempt", "DependencyFailedError", "SmartScheduler", "Task", "TaskCancelledError",
+_SCHEDULER = ("AbandonedThreadsError", "Attempt", "DependencyFailedError", "SmartScheduler", "Task", "TaskCancelledError",
               "TaskEvent", "TaskSignatureError", "TaskStatus", "format_progress")
 _WHERE = {**dict.fromkeys(_SCHEDULER, ".scheduler"),
           **dict.fromkeys(("VirtualClockLoop", "VirtualClockStall", "run_virtual"), ".vclock"),
@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:  # what editors and type checkers see
     from .i18n import get_language, set_language
     from .ratelimit import TokenBucket
-    from .scheduler import (Attempt, DependencyFailedError, SmartScheduler, Task, TaskCancelledError,
+    from .scheduler import (AbandonedThreadsError, Attempt, DependencyFailedError, SmartScheduler, Task, TaskCancelledError,
                             TaskEvent, TaskSignatureError, TaskStatus, format_progress)
     from .vclock import VirtualClockLoop, VirtualClockStall, run_virtual
 

@@ -2,11 +2,16 @@
 follows the tasks rather than max_workers."""
 
 import asyncio
+import subprocess
 import sys
+import textwrap
+import threading
+from pathlib import Path
 
 import pytest
 
 from course_lib import SmartScheduler, Task, TaskSignatureError, TaskStatus, run_virtual
+from course_lib.scheduler.core import MAX_ABANDONED_THREADS
 
 
 async def echo(value=None):
@@ -142,3 +147,48 @@ def test_cancel_before_run_is_linear_in_the_tasks_it_touches():
     chained, alone, error = run_virtual(main())
     assert chained == alone == {TaskStatus.CANCELLED}
     assert "c0" in error
+
+
+@pytest.mark.timeout(60)
+def test_threads_abandoned_by_timeouts_are_capped_with_a_clear_error():
+    release = threading.Event()
+
+    def blocks():
+        release.wait(30)
+
+    async def main():
+        s = SmartScheduler(max_workers=2)
+        for n in range(MAX_ABANDONED_THREADS + 4):
+            await s.add_task(Task(id=f"t{n:02d}", func=blocks, timeout=0.05, max_retries=0))
+        await s.run()
+        live = sum(t.name == "scheduler-task" for t in threading.enumerate())
+        return [type(t.error).__name__ for t in s.tasks.values()], live
+
+    try:
+        errors, live = asyncio.run(main())
+    finally:
+        release.set()
+    assert live <= MAX_ABANDONED_THREADS
+    assert errors.count("TimeoutError") + errors.count("AbandonedThreadsError") == len(errors)
+    assert errors.count("AbandonedThreadsError") == 4
+
+
+@pytest.mark.timeout(60)
+def test_a_thread_abandoned_by_a_timeout_does_not_keep_the_program_from_exiting(tmp_path):
+    script = tmp_path / "abandon.py"
+    script.write_text(textwrap.dedent("""
+        import asyncio, time
+        from course_lib import SmartScheduler, Task
+
+        async def main():
+            s = SmartScheduler()
+            await s.add_task(Task(id="slow", func=time.sleep, args=(60,), timeout=0.1,
+                                  max_retries=0))
+            await s.run()
+            print(s.tasks["slow"].status.value, flush=True)
+
+        asyncio.run(main())
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=30, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0 and done.stdout.strip() == "timeout", done.stderr

@@ -1,7 +1,7 @@
 """Challenge 1: the smart async task scheduler."""
 
 from ._calls import TaskSignatureError
-from .core import SmartScheduler
+from .core import AbandonedThreadsError, SmartScheduler
 from .progress import format_progress
 from .task import (
     Attempt,
@@ -13,6 +13,7 @@ from .task import (
 )
 
 __all__ = [
+    "AbandonedThreadsError",
     "Attempt",
     "DependencyFailedError",
     "SmartScheduler",

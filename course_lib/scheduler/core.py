@@ -46,9 +46,13 @@ Bad graphs
 Concurrency
     At most ``max_workers`` callables execute at once; each attempt holds one
     numbered worker slot, and a retry's backoff holds none.  A plain (sync)
-    function runs in a thread of the scheduler's own pool.  A timeout cannot
-    stop a thread: such an attempt is marked ``abandoned`` and its slot is
-    freed while the thread runs on in the background until it returns.
+    function runs in a thread of its own.  A timeout cannot stop a thread:
+    such an attempt is marked ``abandoned`` and its slot is freed while the
+    thread runs on in the background until it returns.  Those threads are
+    daemon threads, so they never keep a finished program from exiting, and
+    at most ``MAX_ABANDONED_THREADS`` (16) may still run at once: while that
+    many do, a sync attempt fails at once with `AbandonedThreadsError`
+    instead of piling up more.
 
 Timeout
     ``Task.timeout`` applies to each attempt; an attempt still running then is
@@ -97,7 +101,8 @@ import math
 import random
 import sys
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Executor, Future
 from datetime import datetime, timedelta
 from graphlib import CycleError, TopologicalSorter
 from heapq import heappop, heappush
@@ -209,7 +214,8 @@ class SmartScheduler:
         self._active = False  # a run() is in progress
         self._dispatch_queued = False
         self._wakeup: Optional[asyncio.Future] = None
-        self._executor: Optional[ThreadPoolExecutor] = None
+        self._abandoned_threads = 0  # threads of timed-out sync attempts still running
+        self._abandoned_lock = threading.Lock()
         self._t_start: Optional[float] = None
         self._t_stop: Optional[float] = None
         self._anchor: tuple[datetime, float] = (datetime.now(), 0.0)
@@ -291,9 +297,6 @@ class SmartScheduler:
             self._active = False
             self._wakeup = None
             self._t_stop = loop.time()
-            if self._executor is not None:
-                self._executor.shutdown(wait=False)
-                self._executor = None
             self._hub.close_streams()
             for view, unsubscribe in views:
                 if unsubscribe is not None:
@@ -533,29 +536,33 @@ class SmartScheduler:
         runner.add_done_callback(functools.partial(self._on_attempt_done, node))
 
     async def _in_thread(self, attempt: Attempt, func: Callable, args: tuple, kwargs: dict) -> Any:
-        state = [False, False]  # [started, finished]
+        if self._abandoned_threads >= MAX_ABANDONED_THREADS:
+            raise AbandonedThreadsError(
+                f"{MAX_ABANDONED_THREADS} threads of timed-out sync tasks are still running (a "
+                "timeout cannot stop a thread); make the function return in time, or async")
+        state = {"started": False, "finished": False}
+        lock = self._abandoned_lock
 
         def body() -> Any:
-            state[0] = True
+            state["started"] = True
             try:
                 return func(*args, **kwargs)
             except StopIteration as exc:  # a future cannot carry it: the attempt would never end
                 name = getattr(func, "__qualname__", repr(func))
                 raise RuntimeError(f"{name}() raised StopIteration") from exc
             finally:
-                state[1] = True
+                with lock:
+                    state["finished"] = True
+                    if attempt.abandoned:
+                        self._abandoned_threads -= 1
 
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="scheduler")
         try:
-            result = await self._loop.run_in_executor(self._executor, body)
+            result = await self._loop.run_in_executor(_DAEMON_THREADS, body)
         except asyncio.CancelledError:
-            attempt.abandoned = state[0] and not state[1]
-            if attempt.abandoned and self._executor is not None:
-                # The abandoned thread keeps its pool thread busy; later sync
-                # attempts get a fresh pool instead of queueing behind it.
-                self._executor.shutdown(wait=False)
-                self._executor = None
+            with lock:
+                attempt.abandoned = state["started"] and not state["finished"]
+                if attempt.abandoned:
+                    self._abandoned_threads += 1
             raise
         if inspect.isawaitable(result):  # e.g. a lambda returning a coroutine
             result = await result
@@ -778,6 +785,38 @@ def _upstream_error(task_id: str, upstream: _Node, status: Optional[TaskStatus] 
     if root is None and isinstance(upstream.task.error, DependencyFailedError):
         root = upstream.task.error.root
     return DependencyFailedError(task_id, upstream.task.id, status or upstream.task.status, root)
+
+
+MAX_ABANDONED_THREADS = 16
+
+
+class AbandonedThreadsError(RuntimeError):
+    """Too many threads of timed-out sync tasks are still running to start another."""
+
+
+class _DaemonThreads(Executor):
+    """Runs each call in a new daemon thread.  A thread that a timeout abandoned
+    never blocks interpreter exit, as a `ThreadPoolExecutor`'s would (they are
+    joined at exit)."""
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=run, name="scheduler-task", daemon=True).start()
+        return future
+
+
+_DAEMON_THREADS = _DaemonThreads()
 
 
 def _finite(value: Any) -> bool:
