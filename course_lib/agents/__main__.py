@@ -2,6 +2,10 @@
 
 import sys
 
-from .worker import main
+try:
+    from .worker import main
 
-sys.exit(main())
+    sys.exit(main())
+except KeyboardInterrupt:  # Ctrl-C before the worker's own handler is in place
+    print("worker 已中断", file=sys.stderr)
+    sys.exit(130)

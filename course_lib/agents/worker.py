@@ -16,7 +16,9 @@ The worker registers, heartbeats and runs tasks until it is told to stop:
 
 * SIGTERM or Ctrl-C: it takes no new task, lets running ones finish for up
   to ``--grace`` seconds, says goodbye (the coordinator gives what is left to
-  other agents at once) and exits with status 0;
+  other agents at once) and exits with status 0; if the goodbye cannot get
+  through within ``GOODBYE_TIMEOUT`` (5) seconds after that (Redis is
+  unreachable), it exits anyway, and the coordinator notices the silence;
 * SIGKILL, a power cut, a lost machine: nothing is said; the coordinator
   notices the silence after ``heartbeat_timeout`` and moves its tasks.  A
   worker restarted under the same ``--id`` is a new run of that agent: its
@@ -28,9 +30,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import math
 import signal
 import sys
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ..i18n import tr
 from .agent import AgentRejectedError, BaseAgent
@@ -41,6 +44,9 @@ __all__ = ["WorkerError", "load_agent_class", "build_agent", "serve", "main"]
 
 BUILTIN: dict[str, type[BaseAgent]] = {
     cls.__name__: cls for cls in (SearchAgent, CalculatorAgent, SummarizeAgent, TranslateAgent)}
+
+
+GOODBYE_TIMEOUT = 5.0  # seconds a stopping worker waits to say goodbye, after the grace
 
 
 class WorkerError(Exception):
@@ -61,6 +67,9 @@ def load_agent_class(spec: str) -> type[BaseAgent]:
     except ImportError as exc:
         raise WorkerError(tr("导入 {module} 失败：{error}（这个模块在 worker 的 Python 路径上吗？）",
                              module=module_name, error=exc)) from None
+    except Exception as exc:  # the module itself is broken: a SyntaxError, an error at import
+        raise WorkerError(tr("导入 {module} 时它自己出错了：{kind}: {error}",
+                             module=module_name, kind=type(exc).__name__, error=exc)) from None
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, BaseAgent)):
         raise WorkerError(tr("{module} 里没有名为 {name} 的 BaseAgent 子类",
@@ -84,22 +93,31 @@ def build_agent(spec: str, agent_id: str, capacity: Optional[int] = None) -> Bas
 
 
 async def serve(agent: BaseAgent, bus: MessageBus, *, coordinator_id: str = "coordinator",
-                grace: float = 10.0) -> str:
+                grace: float = 10.0, ready: Optional[Callable[[], Any]] = None) -> str:
     """Run *agent* on *bus* until the coordinator removes it or a stop signal comes.
 
     Returns why it ended, in words.  SIGTERM and SIGINT (Ctrl-C) stop it
-    cleanly with `BaseAgent.stop` (*grace* seconds for running tasks).
+    cleanly with `BaseAgent.stop` (*grace* seconds for running tasks); a
+    goodbye that cannot get through gives up GOODBYE_TIMEOUT seconds later.
+    ``ready()`` is called once the stop signals are handled.
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     undo = _on_stop_signals(loop, stop.set)
+    if ready is not None:
+        ready()
     agent.attach(bus, coordinator_id)
     runner = agent.start()
     stopping = loop.create_task(stop.wait())
     try:
         await asyncio.wait([runner, stopping], return_when=asyncio.FIRST_COMPLETED)
         if not runner.done():
-            await agent.stop(grace)
+            try:  # bounded: with Redis unreachable, a goodbye would wait for its retries
+                async with asyncio.timeout(grace + GOODBYE_TIMEOUT):
+                    await agent.stop(grace)
+            except TimeoutError:
+                return tr("收到停止信号；{seconds:g} 秒内没能告别（Redis 连不上？），直接退出",
+                          seconds=GOODBYE_TIMEOUT)
             return tr("收到停止信号，已告别")
         runner.result()  # AgentRejectedError, or whatever killed the loop
         return tr("协调器注销了这个 Agent")
@@ -131,6 +149,17 @@ def _on_stop_signals(loop: asyncio.AbstractEventLoop, callback: Any) -> Any:
     return undo
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """`WorkerError` for values argparse lets through but a worker cannot use."""
+    for option, value in (("--id", args.agent_id), ("--namespace", args.namespace),
+                          ("--coordinator", args.coordinator)):
+        if not value.strip() or value != value.strip():
+            raise WorkerError(tr("{option} 不能为空，也不能以空格开头或结尾，收到 {value!r}",
+                                 option=option, value=value))
+    if not (math.isfinite(args.grace) and args.grace >= 0):
+        raise WorkerError(tr("--grace 应为不小于 0 的秒数，收到 {value!r}", value=args.grace))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m course_lib.agents",
@@ -158,10 +187,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line; returns the exit status (0: stopped cleanly)."""
     args = _parser().parse_args(argv)
     try:
+        _check_arguments(args)
         agent = build_agent(args.agent, args.agent_id, args.capacity)
         from .redis_bus import RedisBus  # only workers need redis-py
 
-        bus = RedisBus(args.redis, namespace=args.namespace)
+        try:
+            bus = RedisBus(args.redis, namespace=args.namespace)
+        except ValueError as exc:
+            raise WorkerError(tr("--redis 不是可用的地址：{error}（形如 redis://[:密码@]主机:端口/库号，"
+                                 "TLS 用 rediss://）", error=exc)) from None
     except WorkerError as exc:
         print(tr("worker 无法启动：{error}", error=exc), file=sys.stderr)
         return 2
@@ -169,13 +203,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(tr("worker 需要 redis-py：pip install redis（{error}）", error=exc), file=sys.stderr)
         return 2
 
+    def announce() -> None:
+        print(tr("{agent} 已启动：命名空间 {namespace}，能力 {capabilities}，容量 {capacity}",
+                 agent=agent.id, namespace=args.namespace,
+                 capabilities=",".join(sorted(c.value for c in agent.capabilities)),
+                 capacity=agent.capacity), flush=True)
+
     async def run() -> str:
         try:
-            print(tr("{agent} 已启动：命名空间 {namespace}，能力 {capabilities}，容量 {capacity}",
-                     agent=agent.id, namespace=args.namespace,
-                     capabilities=",".join(sorted(c.value for c in agent.capabilities)),
-                     capacity=agent.capacity), flush=True)
-            return await serve(agent, bus, coordinator_id=args.coordinator, grace=args.grace)
+            return await serve(agent, bus, coordinator_id=args.coordinator, grace=args.grace,
+                               ready=announce)
         finally:
             await bus.aclose()
 
