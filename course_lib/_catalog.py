@@ -121,6 +121,15 @@ EN = {
     "导入 {module} 失败：{error}（这个模块在 worker 的 Python 路径上吗？）":
         "cannot import {module}: {error} (is it on the worker's Python path?)",
     "{module} 里没有名为 {name} 的 BaseAgent 子类": "{module} has no BaseAgent subclass named {name}",
+    "导入 {module} 时它自己出错了：{kind}: {error}": "importing {module} failed inside it: {kind}: {error}",
+    "--grace 应为不小于 0 的秒数，收到 {value!r}": "--grace must be a number of seconds >= 0, got {value!r}",
+    "--redis 不是可用的地址：{error}（形如 redis://[:密码@]主机:端口/库号，TLS 用 rediss://）":
+        "--redis is not a usable URL: {error} (redis://[:password@]host:port/db, rediss:// for TLS)",
+    "{option} 不能为空，也不能以空格开头或结尾，收到 {value!r}":
+        "{option} must not be empty or start or end with spaces, got {value!r}",
+    "收到停止信号；{seconds:g} 秒内没能告别（Redis 连不上？），直接退出":
+        "stop signal received; could not say goodbye within {seconds:g} s (Redis unreachable?), "
+        "exiting anyway",
     "{name}(agent_id) 无法创建：{error}（它的 __init__ 应该只需要 agent_id）":
         "{name}(agent_id) failed: {error} (its __init__ should need only the agent id)",
     "--capacity 应为正整数，收到 {value!r}": "--capacity must be a positive integer, got {value!r}",
