@@ -9,7 +9,9 @@ from typing import Any
 
 from .task import Task
 
-__all__ = ["TaskSignatureError", "CallPlan", "plan_call", "ordered_dependencies"]
+__all__ = [
+    "TaskSignatureError", "CallPlan", "plan_call", "ordered_dependencies", "refuse_generator_result",
+]
 
 _KEYWORD_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
@@ -109,6 +111,23 @@ def _refuse_generators(task: Task) -> None:
             raise TaskSignatureError(
                 f"task {task.id!r}: func is a generator function (def with yield); a task runs "
                 "to one result, so return a list: def collect(): return list(gen())")
+
+
+def refuse_generator_result(func: Any, result: Any) -> None:
+    """A sync function that *returns* a generator (``lambda: gen()``) makes the
+    same mistake as a generator function, found only once it is called: the
+    generator's body would run later, outside the attempt, its timeout and
+    its worker slot.  Fail the attempt, saying what to write instead."""
+    name = getattr(func, "__qualname__", repr(func))
+    if inspect.isasyncgen(result):
+        raise TaskSignatureError(
+            f"{name}() returned an async generator; a task runs to one result, so collect "
+            "its items in a coroutine function: async def collect(): "
+            "return [item async for item in gen()]")
+    if inspect.isgenerator(result):
+        raise TaskSignatureError(
+            f"{name}() returned a generator, whose body would run only later, outside the "
+            "task; return a list instead: def collect(): return list(gen())")
 
 
 def _plan(task: Task, deps: tuple[str, ...]) -> CallPlan:

@@ -12,6 +12,7 @@ from .._catalog import NAMES
 from .task import TaskStatus
 
 MAX_LISTED = 5
+_UNSUCCESSFUL = frozenset({TaskStatus.FAILED, TaskStatus.TIMEOUT, TaskStatus.CANCELLED})
 
 TEXT = {
     "en": {
@@ -24,6 +25,9 @@ TEXT = {
         "unknown": "task {id!r} depends on {deps}, which no task is called: add them, "
                    "or run() will refuse it.",
         "deps_idle": "once run() starts, task {id!r} will wait for its dependencies: {deps}.",
+        "refused": "task {id!r} cannot start: run() will refuse the tasks added so far ({error}).",
+        "doomed": "once run() starts, task {id!r} will be cancelled at once: its upstream task "
+                  "{up!r} ended {status}.",
         "busy": "all {n} worker slots are busy (running: {running})",
         "ahead": "{k} ready task(s) with higher priority or added earlier are ahead of it: {ahead}",
         "queued": "task {id!r} is ready and queued: {reasons}.",
@@ -39,6 +43,8 @@ TEXT = {
         "idle": "任务 {id} 已经就绪，但调度器还没有运行：请调用 run()。",
         "unknown": "任务 {id} 依赖的 {deps} 还不存在：先用 add_task 加上，否则 run() 会拒绝它。",
         "deps_idle": "调用 run() 之后，任务 {id} 要先等依赖完成：{deps}。",
+        "refused": "任务 {id} 没法开始：run() 会拒绝目前加入的这些任务（{error}）。",
+        "doomed": "调用 run() 之后，任务 {id} 会立刻被取消：它上游的任务 {up} 已经结束了（{status}）。",
         "busy": "全部 {n} 个工作槽都在忙（正在运行：{running}）",
         "ahead": "前面还有 {k} 个优先级更高或更早加入的就绪任务：{ahead}",
         "queued": "任务 {id} 已就绪，正在排队：{reasons}。",
@@ -51,6 +57,47 @@ TEXT = {
 def _listing(ids: list[str]) -> str:
     shown = ", ".join(ids[:MAX_LISTED])
     return shown + (f", … (+{len(ids) - MAX_LISTED})" if len(ids) > MAX_LISTED else "")
+
+
+def _before_run(scheduler: Any, node: Any, text: dict[str, str], name: Any) -> str:
+    """What will happen to a task not yet handed to run(), most decisive first:
+    an unknown dependency or a bad graph (run() refuses), an upstream task that
+    did not complete (cancelled at once), dependencies to wait for, or none."""
+    task = node.task
+    unknown = [dep for dep in node.plan.deps if dep not in scheduler.tasks]
+    if unknown:
+        return text["unknown"].format(id=task.id, deps=_listing(unknown))
+    try:
+        scheduler._check_graph(scheduler._inactive)  # the check run() makes first
+    except ValueError as exc:
+        return text["refused"].format(id=task.id, error=exc)
+    failed = _unsuccessful_upstream(scheduler, task.id)
+    if failed is not None:
+        return text["doomed"].format(id=task.id, up=failed.id, status=name(failed.status))
+    deps = [f"{dep} ({name(scheduler.tasks[dep].status)})" for dep in node.plan.deps
+            if scheduler.tasks[dep].status is not TaskStatus.COMPLETED]
+    if deps:
+        return text["deps_idle"].format(id=task.id, deps=_listing(deps))
+    return text["idle"].format(id=task.id)
+
+
+def _unsuccessful_upstream(scheduler: Any, task_id: str) -> Any:
+    """An upstream task (direct or not) that ended without completing, or None.
+
+    A walk over the dependencies of unfinished tasks, each visited once.
+    """
+    seen, stack = {task_id}, [task_id]
+    while stack:
+        for dep in scheduler._nodes[stack.pop()].plan.deps:
+            if dep in seen:
+                continue
+            seen.add(dep)
+            upstream = scheduler.tasks[dep]
+            if upstream.status in _UNSUCCESSFUL:
+                return upstream
+            if not upstream.status.is_terminal:
+                stack.append(dep)
+    return None
 
 
 def explain(scheduler: Any, node: Any, lang: str) -> str:
@@ -83,14 +130,7 @@ def explain(scheduler: Any, node: Any, lang: str) -> str:
             id=task.id, attempt=last.number, outcome=name(last.outcome), at=at, left=left
         )
     if not scheduler._active:
-        unknown = [dep for dep in node.plan.deps if dep not in scheduler.tasks]
-        if unknown:
-            return text["unknown"].format(id=task.id, deps=_listing(unknown))
-        deps = [f"{dep} ({name(scheduler.tasks[dep].status)})" for dep in node.plan.deps
-                if scheduler.tasks[dep].status is not TaskStatus.COMPLETED]
-        if deps:
-            return text["deps_idle"].format(id=task.id, deps=_listing(deps))
-        return text["idle"].format(id=task.id)
+        return _before_run(scheduler, node, text, name)
     entry = next((e for e in scheduler._ready if e[2] == task.id), None)
     ahead = sorted(
         e for e in scheduler._ready

@@ -16,7 +16,9 @@ Priority
     were added (FIFO).  Whenever a worker slot frees, the best *ready* task
     starts next.  ``aging`` (priority levels per second of waiting, 0 = off)
     lets a task that waits long enough overtake newer, more urgent ones, so
-    nothing starves.  `why_waiting` explains in words what holds a task back.
+    nothing starves.  `why_waiting` explains in words what holds a task back
+    (before `run` too: a dependency to wait for, one that is unknown or has
+    failed, a cycle).
 
 Event-driven
     Nothing polls.  The scheduler reacts to events: an attempt ended (a done
@@ -32,6 +34,16 @@ Dependencies
     ``{dep_id: result}`` there instead.  `add_task` checks the signature and
     raises `TaskSignatureError` when no call can fit.
 
+Bad numbers and generators
+    `add_task` and the constructor refuse a bad number with a `ValueError`
+    that names the parameter and the value: NaN, infinities, ints too large
+    for a float, and bools (``True`` is not a timeout) are never accepted.
+    A task runs to one result, so a generator function or an async generator
+    function is refused as ``func`` (`TaskSignatureError`, saying what to
+    write instead: collect the items in a list); a sync function found to
+    *return* a generator (``lambda: gen()``) fails its attempt the same way,
+    without retries.
+
 Failed upstream
     When a dependency ends FAILED, TIMEOUT or CANCELLED, every task that
     depends on it, directly or not, ends CANCELLED at once with a
@@ -45,20 +57,31 @@ Bad graphs
 
 Concurrency
     At most ``max_workers`` callables execute at once; each attempt holds one
-    numbered worker slot, and a retry's backoff holds none.  A plain (sync)
+    numbered worker slot, and a retry's backoff holds none.  Slots are made
+    as first needed, so memory follows the tasks, not ``max_workers``
+    (``sys.maxsize`` is a fine "no limit").  A plain (sync)
     function runs in a thread of its own.  A timeout cannot stop a thread:
     such an attempt is marked ``abandoned`` and its slot is freed while the
     thread runs on in the background until it returns.  Those threads are
     daemon threads, so they never keep a finished program from exiting, and
-    at most ``MAX_ABANDONED_THREADS`` (16) may still run at once: while that
-    many do, a sync attempt fails at once with `AbandonedThreadsError`
-    instead of piling up more.
+    at most ``MAX_ABANDONED_THREADS`` (16) of one scheduler may still run at
+    once: while that many do, its sync attempts fail at once with
+    `AbandonedThreadsError` (retried like any failure) instead of piling up
+    more threads.
 
 Timeout
     ``Task.timeout`` applies to each attempt; an attempt still running then is
     cancelled.  A timed-out attempt is retried like a failure unless
     ``Task.retry_on_timeout`` is False.  A task whose last attempt timed out
     ends TIMEOUT.
+
+Failure
+    Whatever the callable raises, sync or async, ends the attempt FAILED
+    with that exception; a sync function's ``StopIteration`` (which a future
+    cannot carry) becomes a ``RuntimeError`` from it, as Python does for
+    coroutines.  Three exceptions are not failures: ``CancelledError`` ends
+    the task CANCELLED, and ``KeyboardInterrupt`` and ``SystemExit`` stop
+    the program, as everywhere in asyncio.
 
 Retry
     At most ``1 + max_retries`` attempts.  Before retry *k* (k = 1, 2, ...)
@@ -99,6 +122,7 @@ import inspect
 import itertools
 import math
 import random
+import reprlib
 import sys
 from collections.abc import AsyncIterator, Callable
 import threading
@@ -110,7 +134,7 @@ from typing import Any, Optional, TextIO
 
 from ..events import EventHub
 from ..i18n import get_language
-from ._calls import CallPlan, plan_call
+from ._calls import CallPlan, TaskSignatureError, plan_call, refuse_generator_result
 from ._deadlines import Deadlines
 from ._explain import explain
 from .progress import ProgressLine
@@ -181,10 +205,11 @@ class SmartScheduler:
     ) -> None:
         if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
             raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
-        if not (_finite(aging) and aging >= 0 and _finite(backoff_cap) and backoff_cap >= 0
-                and _finite(jitter) and 0 <= jitter <= 1):
-            raise ValueError("aging and backoff_cap must be finite numbers >= 0 and jitter within "
-                             f"[0, 1], got {aging!r}, {backoff_cap!r} and {jitter!r}")
+        _require(_finite(aging) and aging >= 0, "aging", aging, "a finite int or float >= 0")
+        _require(_finite(backoff_cap) and backoff_cap >= 0, "backoff_cap", backoff_cap,
+                 "a finite int or float >= 0 (seconds)")
+        _require(_finite(jitter) and 0 <= jitter <= 1, "jitter", jitter,
+                 "an int or float within [0, 1]")
         self.max_workers = max_workers
         self.aging = aging
         self.backoff_cap = backoff_cap
@@ -516,7 +541,9 @@ class SmartScheduler:
         if node.plan.is_async:
             try:
                 awaitable = task.func(*args, **kwargs)
-            except Exception as exc:  # raised before returning a coroutine
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # raised before returning a coroutine
                 awaitable = _settled(error=exc)
         else:
             awaitable = self._in_thread(attempt, task.func, args, kwargs)
@@ -536,34 +563,18 @@ class SmartScheduler:
         runner.add_done_callback(functools.partial(self._on_attempt_done, node))
 
     async def _in_thread(self, attempt: Attempt, func: Callable, args: tuple, kwargs: dict) -> Any:
+        """Call a sync *func* in a daemon thread of its own (see `_ThreadCall`)."""
         if self._abandoned_threads >= MAX_ABANDONED_THREADS:
             raise AbandonedThreadsError(
                 f"{MAX_ABANDONED_THREADS} threads of timed-out sync tasks are still running (a "
                 "timeout cannot stop a thread); make the function return in time, or async")
-        state = {"started": False, "finished": False}
-        lock = self._abandoned_lock
-
-        def body() -> Any:
-            state["started"] = True
-            try:
-                return func(*args, **kwargs)
-            except StopIteration as exc:  # a future cannot carry it: the attempt would never end
-                name = getattr(func, "__qualname__", repr(func))
-                raise RuntimeError(f"{name}() raised StopIteration") from exc
-            finally:
-                with lock:
-                    state["finished"] = True
-                    if attempt.abandoned:
-                        self._abandoned_threads -= 1
-
+        call = _ThreadCall(self, attempt, func, args, kwargs)
         try:
-            result = await self._loop.run_in_executor(_DAEMON_THREADS, body)
+            result = await self._loop.run_in_executor(_DAEMON_THREADS, call.run)
         except asyncio.CancelledError:
-            with lock:
-                attempt.abandoned = state["started"] and not state["finished"]
-                if attempt.abandoned:
-                    self._abandoned_threads += 1
+            call.give_up()
             raise
+        refuse_generator_result(func, result)
         if inspect.isawaitable(result):  # e.g. a lambda returning a coroutine
             result = await result
         return result
@@ -605,6 +616,8 @@ class SmartScheduler:
 
     def _should_retry(self, task: Task, outcome: TaskStatus, exc: BaseException) -> bool:
         if len(task.attempts) > task.max_retries:
+            return False
+        if isinstance(exc, TaskSignatureError):  # a mistake in the task: a retry repeats it
             return False
         if outcome is TIMEOUT:
             return task.retry_on_timeout
@@ -794,6 +807,49 @@ class AbandonedThreadsError(RuntimeError):
     """Too many threads of timed-out sync tasks are still running to start another."""
 
 
+class _ThreadCall:
+    """One call of a sync task function in a thread, and its abandonment.
+
+    A timeout cannot stop a thread.  When the attempt gives up on a call that
+    is still running, the attempt is marked ``abandoned`` and the thread is
+    counted in the scheduler's ``_abandoned_threads`` until the call returns.
+    One lock orders the three moments (the call starts, the attempt gives up,
+    the call returns), so the count is exact; a call the attempt gave up on
+    before its thread got to it is skipped.
+    """
+
+    def __init__(self, scheduler: SmartScheduler, attempt: Attempt, func: Callable,
+                 args: tuple, kwargs: dict) -> None:
+        self.scheduler, self.attempt = scheduler, attempt
+        self.func, self.args, self.kwargs = func, args, kwargs
+        self.started = self.finished = self.given_up = False
+
+    def run(self) -> Any:
+        """In the thread: call the function (unless the attempt has already ended)."""
+        with self.scheduler._abandoned_lock:
+            if self.given_up:
+                return None
+            self.started = True
+        try:
+            return self.func(*self.args, **self.kwargs)
+        except StopIteration as exc:  # a future cannot carry it: the attempt would never end
+            name = getattr(self.func, "__qualname__", repr(self.func))
+            raise RuntimeError(f"{name}() raised StopIteration") from exc
+        finally:
+            with self.scheduler._abandoned_lock:
+                self.finished = True
+                if self.attempt.abandoned:
+                    self.scheduler._abandoned_threads -= 1
+
+    def give_up(self) -> None:
+        """On the loop: the attempt ends (cancelled or timed out) without the call's result."""
+        with self.scheduler._abandoned_lock:
+            self.given_up = True
+            self.attempt.abandoned = self.started and not self.finished
+            if self.attempt.abandoned:
+                self.scheduler._abandoned_threads += 1
+
+
 class _DaemonThreads(Executor):
     """Runs each call in a new daemon thread.  A thread that a timeout abandoned
     never blocks interpreter exit, as a `ThreadPoolExecutor`'s would (they are
@@ -819,24 +875,43 @@ class _DaemonThreads(Executor):
 _DAEMON_THREADS = _DaemonThreads()
 
 
+_FLOAT_MAX = sys.float_info.max
+
+
 def _finite(value: Any) -> bool:
-    """A real number, not a bool, not NaN or infinite."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """An int or a float (not a bool) that is finite, also as a float.
+
+    ``10**400`` is refused too: the scheduler adds these numbers to the loop's
+    float clock, and that int has no float.
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _require(ok: bool, name: str, value: Any, what: str, task_id: Optional[str] = None) -> None:
+    """Raise a ValueError naming the parameter and the value unless *ok*."""
+    if not ok:
+        where = "" if task_id is None else f"task {task_id!r}: "
+        kind = " (a bool is not a number here)" if isinstance(value, bool) else ""
+        raise ValueError(f"{where}{name} must be {what}{kind}, got {reprlib.repr(value)}")
 
 
 def _check_numbers(task: Task) -> None:
-    if (type(task.priority) is int and type(task.max_retries) is int and task.max_retries >= 0
+    """Refuse NaN, infinities, bools and other non-numbers in a task's numeric fields."""
+    if (type(task.priority) is int and -_FLOAT_MAX <= task.priority <= _FLOAT_MAX
+            and type(task.max_retries) is int and task.max_retries >= 0
             and type(task.timeout) is float and 0 < task.timeout < math.inf
             and type(task.retry_delay) is float and 0 <= task.retry_delay < math.inf):
         return  # the common case, checked fast
-    problems = []
-    if not _finite(task.priority):
-        problems.append(f"priority must be a finite number, got {task.priority!r}")
-    if task.timeout is not None and not (_finite(task.timeout) and task.timeout > 0):
-        problems.append(f"timeout must be a positive number of seconds or None, got {task.timeout!r}")
-    if type(task.max_retries) is not int or task.max_retries < 0:
-        problems.append(f"max_retries must be an integer >= 0, got {task.max_retries!r}")
-    if not (_finite(task.retry_delay) and task.retry_delay >= 0):
-        problems.append(f"retry_delay must be a finite number >= 0, got {task.retry_delay!r}")
-    if problems:
-        raise ValueError(f"task {task.id!r}: " + "; ".join(problems))
+    tid = task.id
+    _require(_finite(task.priority), "priority", task.priority, "a finite int or float", tid)
+    _require(task.timeout is None or (_finite(task.timeout) and task.timeout > 0), "timeout",
+             task.timeout, "a finite int or float > 0 (seconds), or None", tid)
+    _require(type(task.max_retries) is int and task.max_retries >= 0, "max_retries",
+             task.max_retries, "an int >= 0", tid)
+    _require(_finite(task.retry_delay) and task.retry_delay >= 0, "retry_delay",
+             task.retry_delay, "a finite int or float >= 0 (seconds)", tid)
