@@ -2,6 +2,9 @@
 
 import asyncio
 import gc
+import os
+import socket
+import textwrap
 import threading
 import time
 import warnings
@@ -345,3 +348,240 @@ def test_timers_fire_at_any_magnitude_of_virtual_time(start, seconds):
     worker.start()
     worker.join(30)  # a bound for the livelock this test guards against
     assert outcome and outcome[0] == pytest.approx(start + 2 * seconds, rel=1e-12)
+
+
+# ---------------------------------------------------------------- busy-waiting (issue 15, item 6)
+
+@pytest.mark.timeout(60)
+def test_busy_waiting_for_a_flag_that_a_timer_sets_ends_as_on_a_real_loop():
+    async def main():
+        loop = asyncio.get_running_loop()
+        flag = []
+        loop.call_later(0.3, flag.append, True)
+        polls = 0
+        while not flag:  # the polling the course teaches against; it must still end
+            polls += 1
+            await asyncio.sleep(0)
+        return loop.time(), polls
+
+    now, polls = run_virtual(main())
+    assert 0.3 <= now < 5  # the clock crept up to the timer at real speed, as on a real loop
+    assert polls > 1
+
+
+@pytest.mark.timeout(60)
+def test_busy_waiting_that_nothing_can_end_is_named_in_a_virtual_clock_stall():
+    async def main():
+        never = asyncio.Event()  # nobody sets it
+        while not never.is_set():
+            await asyncio.sleep(0)
+
+    async def named():
+        await asyncio.create_task(main(), name="poller")
+
+    with pytest.raises(VirtualClockStall, match=r"'?poller'? has been busy-waiting") as caught:
+        run_virtual(named(), stall_timeout=0.5)
+    assert "await event.wait()" in str(caught.value)
+
+
+def test_yields_interleaved_with_other_work_take_no_virtual_time():
+    async def main():
+        loop = asyncio.get_running_loop()
+
+        async def cooperative(n):
+            for _ in range(n):
+                await asyncio.sleep(0)
+
+        # 30,000 rounds, but never only yields: two tasks hand a queue item back and forth
+        queue = asyncio.Queue()
+
+        async def producer():
+            for i in range(15_000):
+                await queue.put(i)
+                await asyncio.sleep(0)
+
+        async def consumer():
+            for _ in range(15_000):
+                await queue.get()
+
+        await asyncio.gather(producer(), consumer(), cooperative(5_000))
+        return loop.time()
+
+    assert run_virtual(main()) == 0.0
+
+
+# ---------------------------------------------------------------- the world outside (item 7)
+
+def _slow_peer(delay):
+    """A socket whose other end, served by a thread started *before* the loop, answers after *delay* real seconds."""
+    ours, theirs = socket.socketpair()
+
+    def serve():
+        theirs.recv(100)
+        threading.Event().wait(delay)  # the peer is slow in real time
+        theirs.sendall(b"pong\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return ours, theirs
+
+
+@pytest.mark.timeout(60)
+def test_a_timeout_around_real_socket_io_counts_real_time():
+    ours, theirs = _slow_peer(0.3)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        writer.write(b"ping\n")
+        line = await asyncio.wait_for(reader.readline(), 5)  # fired at once before: t jumped to 5
+        writer.close()
+        await writer.wait_closed()
+        return line, loop.time()
+
+    try:
+        line, now = run_virtual(main())
+    finally:
+        theirs.close()
+    assert line == b"pong\n"
+    assert 0.3 <= now < 5
+
+
+@pytest.mark.timeout(60)
+def test_a_timeout_around_a_subprocess_counts_real_time():
+    import sys
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(5):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", "import time; time.sleep(0.3)")
+            code = await proc.wait()
+        return code, loop.time()
+
+    code, now = run_virtual(main())
+    assert code == 0 and 0.3 <= now < 5
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("handoff", ["wrap_future", "call_soon_threadsafe"])
+def test_a_timeout_around_a_foreign_thread_counts_real_time(handoff):
+    import concurrent.futures
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        if handoff == "wrap_future":
+            answer = concurrent.futures.Future()
+            waiting = asyncio.wrap_future(answer)
+            deliver = lambda: answer.set_result("late but in time")  # noqa: E731
+        else:
+            waiting = loop.create_future()
+            deliver = lambda: loop.call_soon_threadsafe(waiting.set_result, "late but in time")  # noqa: E731
+
+        def foreign():  # not started through run_in_executor
+            threading.Event().wait(0.3)
+            deliver()
+
+        threading.Thread(target=foreign, daemon=True).start()
+        return await asyncio.wait_for(waiting, 5), loop.time()
+
+    result, now = run_virtual(main())
+    assert result == "late but in time" and 0.3 <= now < 5
+
+
+@pytest.mark.timeout(60)
+def test_the_clock_jumps_again_once_the_outside_world_is_done():
+    async def main():
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(time.sleep, 0.01)  # its pool thread stays, idle: not foreign
+        helper = threading.Thread(target=lambda: None)
+        helper.start()
+        helper.join()  # a foreign thread that has ended holds nothing
+        ours, theirs = socket.socketpair()
+        theirs.close()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        assert await reader.read() == b""
+        writer.close()
+        await writer.wait_closed()  # a closed socket holds nothing
+        start = loop.time()
+        await asyncio.sleep(10**6)  # at real speed this would outlast the test's timeout
+        return loop.time() - start
+
+    assert run_virtual(main()) == 10**6
+
+
+@pytest.mark.timeout(60)
+def test_a_silent_socket_with_no_timer_left_is_a_deadlock():
+    ours, theirs = socket.socketpair()
+
+    async def main():
+        reader, writer = await asyncio.open_connection(sock=ours)
+        try:
+            await reader.readline()  # the peer never writes
+        finally:
+            writer.close()
+
+    try:
+        with pytest.raises(VirtualClockStall, match="deadlocked"):
+            run_virtual(main(), stall_timeout=0.3)
+    finally:
+        theirs.close()
+
+
+# ---------------------------------------------------------------- interrupting (item 5)
+
+_INTERRUPTED_IN_A_RUNNING_LOOP = textwrap.dedent("""
+    import asyncio, signal, sys, threading
+    import course_lib.vclock as vclock
+    from course_lib import run_virtual
+
+    vclock._LOCK_WAITS_SEE_SIGNALS = {signals_break_waits}
+
+    def interrupt_button():  # what Jupyter's "interrupt kernel" does: SIGINT to the kernel
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    async def endless():
+        try:
+            interrupt_button()
+            if {plain_code}:
+                while True:  # stuck in plain code: no await, so no cancellation lands
+                    pass
+            while True:
+                await asyncio.sleep(1)  # virtual time races on, forever
+        finally:
+            print("cleaned up", flush=True)
+
+    async def cell():  # a notebook cell: the kernel's loop is running
+        try:
+            run_virtual(endless())
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        helpers = [thread for thread in threading.enumerate() if thread.name == "virtual-clock"]
+        for thread in helpers:
+            thread.join(20)
+        print("helper alive" if any(t.is_alive() for t in helpers) else "helper stopped", flush=True)
+
+    loop = asyncio.new_event_loop()  # no asyncio.run: it would catch the SIGINT itself
+    loop.run_until_complete(cell())
+""")
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("plain_code", [False, True], ids=["awaiting", "stuck_in_plain_code"])
+@pytest.mark.parametrize("signals_break_waits", [True, False], ids=["posix_wait", "sliced_wait"])
+@pytest.mark.skipif(not hasattr(__import__("signal"), "pthread_kill"), reason="needs signal.pthread_kill (POSIX)")
+def test_interrupting_a_run_virtual_in_a_running_loop_stops_its_helper_thread(
+        plain_code, signals_break_waits, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "cell.py"
+    script.write_text(_INTERRUPTED_IN_A_RUNNING_LOOP.format(
+        plain_code=plain_code, signals_break_waits=signals_break_waits))
+    root = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr
+    # The helper's finally ran, the caller got its KeyboardInterrupt, and the thread ended.
+    assert sorted(done.stdout.splitlines()) == ["cleaned up", "helper stopped", "interrupted"], \
+        done.stdout + done.stderr
