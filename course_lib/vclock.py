@@ -153,6 +153,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         # Threads there before the loop, and executors' threads, are not watched.
         self._threads_known: weakref.WeakSet[threading.Thread] = weakref.WeakSet(
             threading.enumerate())
+        self._threads_watched: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
         self._spins = 0                # rounds in a row busy only with sleep(0) yields
         self._yields = 0               # sleep(0) yields since the last round began
         self._spinner: Optional[asyncio.Task] = None
@@ -198,8 +199,28 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         me = threading.current_thread()
         for thread in threading.enumerate():
             if thread is not me and thread not in self._threads_known:
+                self._wake_when_done(thread)
                 return f"thread {thread.name!r}, started during the run"
         return None
+
+    def _wake_when_done(self, thread: threading.Thread) -> None:
+        """Wake the loop when a foreign *thread* ends, so the clock may jump
+        again at once rather than after the real wait for the next timer."""
+        if thread in self._threads_watched:
+            return
+        self._threads_watched.add(thread)
+
+        def watch() -> None:
+            thread.join()
+            try:
+                self.call_soon_threadsafe(_nothing)
+            except RuntimeError:  # the loop has closed meanwhile
+                pass
+
+        watcher = threading.Thread(target=watch, name=f"virtual-clock-watch-{thread.name}",
+                                   daemon=True)
+        self._threads_known.add(watcher)
+        watcher.start()
 
     def run_in_executor(self, executor, func, *args):
         future = super().run_in_executor(executor, func, *args)
@@ -313,10 +334,14 @@ class _HelperThreadRun:
     def result(self) -> Any:
         try:
             self.thread.start()
-            return _wait(self.outcome)
+            value = _wait(self.outcome)
         except KeyboardInterrupt:
             self._stop()
             raise
+        finally:
+            if self.outcome.done():
+                self.thread.join()  # it has only to return now; a caller's loop need not wait on it
+        return value
 
     def _stop(self) -> None:
         """Stop the helper: gently, then hard; give up waiting after that."""
@@ -341,6 +366,10 @@ class _HelperThreadRun:
 # Ctrl-C is seen.  The result itself still arrives through the future.
 _LOCK_WAITS_SEE_SIGNALS = sys.platform != "win32" or sys.version_info >= (3, 14)
 _SIGNAL_SLICE = 0.2
+
+
+def _nothing() -> None:
+    """A callback that only wakes the loop."""
 
 
 def _wait(future: concurrent.futures.Future) -> Any:

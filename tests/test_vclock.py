@@ -585,3 +585,30 @@ def test_interrupting_a_run_virtual_in_a_running_loop_stops_its_helper_thread(
     # The helper's finally ran, the caller got its KeyboardInterrupt, and the thread ended.
     assert sorted(done.stdout.splitlines()) == ["cleaned up", "helper stopped", "interrupted"], \
         done.stdout + done.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_foreign_thread_that_ends_without_a_word_frees_the_clock_at_once():
+    async def main():
+        loop = asyncio.get_running_loop()
+        quiet = threading.Thread(target=threading.Event().wait, args=(0.2,), daemon=True)
+        quiet.start()  # it never calls the loop; its end alone must let the clock jump
+        await asyncio.sleep(10**6)  # at real speed this would outlast the test's timeout
+        return loop.time(), quiet.is_alive()
+
+    now, alive = run_virtual(main())
+    assert now == 10**6 and not alive
+
+
+@pytest.mark.timeout(60)
+def test_a_nested_run_virtual_does_not_hold_the_outer_clock():
+    async def inner():
+        await asyncio.sleep(5)
+        return asyncio.get_running_loop().time()
+
+    async def outer():
+        first = run_virtual(inner())  # its helper thread is started during the outer run
+        await asyncio.sleep(10**6)
+        return first, asyncio.get_running_loop().time()
+
+    assert run_virtual(outer()) == (5.0, 10**6)
