@@ -258,9 +258,7 @@ def test_a_chain_of_200_tasks_ends_exactly_at_the_sum_of_its_sleeps():
     durations = [((i * 37) % 11 + 1) / 1024 for i in range(200)]  # exact binary fractions
     tasks = [job(f"c{i:03d}", d, dependencies=[f"c{i - 1:03d}"] if i else [])
              for i, d in enumerate(durations)]
-    started = time.perf_counter()
     s = simulate(tasks, max_workers=4)
-    assert time.perf_counter() - started < 2.0
     expected_end = sum(durations)
     assert end_time(s, "c199") == expected_end
     assert s.get_stats()["elapsed"] == expected_end
@@ -475,9 +473,7 @@ def test_a_failed_upstream_cancels_dependents_at_once_and_transitively(how):
              job("grandchild", 1.0, dependencies=["child", "other"]),
              job("other", 3.0),
              job("great", 1.0, dependencies={"grandchild"})]
-    started = time.perf_counter()
-    s = simulate(tasks, during=cancel_root)
-    assert time.perf_counter() - started < 1.0  # nothing hangs
+    s = simulate(tasks, during=cancel_root)  # nothing hangs (the test's timeout bounds it)
 
     root_status = {"failed": FAILED, "timeout": TIMEOUT, "cancelled": CANCELLED}[how]
     assert s.tasks["root"].status is root_status
@@ -689,9 +685,7 @@ def test_a_sync_attempt_that_times_out_is_marked_abandoned_and_frees_its_slot():
         await asyncio.sleep(0)
         return s, snapshot
 
-    started = time.perf_counter()
     s, (status_at_end, attempts) = run_virtual(main())
-    assert time.perf_counter() - started < 3.0
     stuck_task = s.tasks["stuck"]
     assert status_at_end is TIMEOUT and stuck_task.status is TIMEOUT
     assert stuck_task.result is None  # the late return changes nothing
@@ -1389,9 +1383,7 @@ def test_durations_come_from_the_loop_clock_and_datetimes_agree():
     before = datetime.now()
     tasks = [job("hour", 3600.0, timeout=None), job("after", 60.0, dependencies={"hour"},
                                                       timeout=None)]
-    started = time.perf_counter()
-    s = simulate(tasks)
-    assert time.perf_counter() - started < 1.0
+    s = simulate(tasks)  # an hour of task time, on the virtual clock
     hour, after = s.tasks["hour"], s.tasks["after"]
     assert hour.attempts[0].duration == 3600.0
     assert isinstance(hour.created_at, datetime) and before <= hour.created_at <= datetime.now()

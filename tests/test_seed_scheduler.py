@@ -9,7 +9,6 @@ virtual clock and, once, on a real event loop with its time scaled down.
 import asyncio
 import inspect
 import pathlib
-import time
 import types
 
 import pytest
@@ -79,17 +78,6 @@ def test_seed_test_prints_b_with_a_result(capsys):
     assert "=== 统计信息 ===" in out
 
 
-def test_seed_test_finishes_in_well_under_a_tenth_of_a_second(capsys):
-    run_virtual(seed_test_scheduler())  # warm-up (imports, first-call costs)
-    timings = []
-    for _ in range(3):  # the best of three, so a busy machine does not decide it
-        started = time.perf_counter()
-        run_virtual(seed_test_scheduler())
-        timings.append(time.perf_counter() - started)
-    assert min(timings) < 0.05  # 3 s of the chapter's time, in well under 0.1 s
-    assert "B完成（依赖: A完成）" in capsys.readouterr().out
-
-
 def test_seed_test_event_log_has_the_issues_timeline(monkeypatch, capsys):
     recording, made = _recording_scheduler()
     monkeypatch.setitem(seed_test_scheduler.__globals__, "SmartScheduler", recording)
@@ -125,9 +113,7 @@ def test_seed_test_body_on_a_real_loop_with_time_scaled_down(capsys):
         fields.setdefault("retry_delay", 0.01)
         return Task(**fields)
 
-    started = time.perf_counter()
     asyncio.run(_with_globals(recording, short_task, fast_asyncio)())
-    assert time.perf_counter() - started < 2.0
     out = capsys.readouterr().out
     assert "task-b: completed - B完成（依赖: A完成）" in out
     (scheduler,) = made
