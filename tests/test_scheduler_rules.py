@@ -8,7 +8,6 @@ import asyncio
 import gc
 import io
 import threading
-import time
 import warnings
 from datetime import datetime, timedelta
 
