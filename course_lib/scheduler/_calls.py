@@ -26,18 +26,22 @@ class TaskSignatureError(TypeError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CallPlan:
-    """What `add_task` decided about calling ``task.func``."""
+    """What `add_task` decided about calling a callable with given arguments.
 
-    deps: tuple[str, ...]  # dependency ids in the order their results are passed
+    It depends only on the callable and the shape of the call (see
+    `plan_call`), so tasks that share a callable share one plan.
+    """
+
     inject: str  # "positional", "keyword" (a ``dependencies`` parameter) or "none"
     is_async: bool
 
-    def call_args(self, task: Task, tasks: Mapping[str, Task]) -> tuple[tuple, dict]:
-        """The ``(args, kwargs)`` for *task*, given all tasks (its dependencies have completed)."""
+    def call_args(self, task: Task, deps: tuple[str, ...],
+                  tasks: Mapping[str, Task]) -> tuple[tuple, dict]:
+        """The ``(args, kwargs)`` for *task*, whose dependencies *deps* have completed."""
         if self.inject == "positional":
-            return task.args + tuple(tasks[d].result for d in self.deps), task.kwargs
+            return task.args + tuple(tasks[d].result for d in deps), task.kwargs
         if self.inject == "keyword":
-            results = {d: tasks[d].result for d in self.deps}
+            results = {d: tasks[d].result for d in deps}
             return task.args, {**task.kwargs, "dependencies": results}
         return task.args, task.kwargs
 
@@ -71,12 +75,13 @@ def _is_async(func: Any) -> bool:
     )
 
 
-def plan_call(task: Task, cache: dict | None = None) -> CallPlan:
+def plan_call(task: Task, cache: dict | None = None) -> tuple[tuple[str, ...], CallPlan]:
     """Check that ``task.func`` accepts what the scheduler will pass, and how.
 
-    The verdict depends only on the callable, the number of positional
-    arguments, the keyword names and the number of dependencies; *cache*
-    keeps it per scheduler, since ``inspect.signature`` is slow and most
+    Returns the task's `ordered_dependencies` and its `CallPlan`.  The plan
+    depends only on the callable, the number of positional arguments, the
+    keyword names and the number of dependencies; *cache* keeps one plan per
+    such shape for a scheduler, since ``inspect.signature`` is slow and most
     tasks share a few callables.
     """
     if not callable(task.func):
@@ -85,17 +90,15 @@ def plan_call(task: Task, cache: dict | None = None) -> CallPlan:
         raise TaskSignatureError(f"task {task.id!r}: args must be a tuple and kwargs a dict")
     deps = ordered_dependencies(task)
     if cache is None:
-        return _plan(task, deps)
+        return deps, _plan(task, deps)
+    key = (task.func, len(task.args), tuple(task.kwargs), len(deps))
     try:
-        key = (task.func, len(task.args), tuple(task.kwargs), len(deps))
-        inject, is_async = cache[key]
+        return deps, cache[key]
     except TypeError:  # an unhashable callable
-        return _plan(task, deps)
+        return deps, _plan(task, deps)
     except KeyError:
-        plan = _plan(task, deps)
-        cache[key] = plan.inject, plan.is_async
-        return plan
-    return CallPlan(deps, inject, is_async)
+        plan = cache[key] = _plan(task, deps)
+        return deps, plan
 
 
 def _refuse_generators(task: Task) -> None:
@@ -136,7 +139,7 @@ def _plan(task: Task, deps: tuple[str, ...]) -> CallPlan:
     try:
         sig = inspect.signature(task.func)
     except (TypeError, ValueError):  # some builtins have no signature: trust the caller
-        return CallPlan(deps, "positional" if deps else "none", is_async)
+        return CallPlan("positional" if deps else "none", is_async)
 
     def fits(*args: Any, **kwargs: Any) -> str | None:
         try:
@@ -153,18 +156,18 @@ def _plan(task: Task, deps: tuple[str, ...]) -> CallPlan:
                 f"task {task.id!r}: {name}() cannot be called with args={task.args!r} "
                 f"kwargs={task.kwargs!r}: {problem}"
             )
-        return CallPlan(deps, "none", is_async)
+        return CallPlan("none", is_async)
 
     param = sig.parameters.get("dependencies")
     if param is not None and param.kind in _KEYWORD_KINDS and "dependencies" not in task.kwargs:
         problem = fits(*task.args, dependencies={}, **task.kwargs)
         if problem is None:
-            return CallPlan(deps, "keyword", is_async)
+            return CallPlan("keyword", is_async)
     if fits(*task.args, *deps, **task.kwargs) is None:
-        return CallPlan(deps, "positional", is_async)
+        return CallPlan("positional", is_async)
     problem = fits(*task.args, **task.kwargs)
     if problem is None:
-        return CallPlan(deps, "none", is_async)
+        return CallPlan("none", is_async)
     raise TaskSignatureError(
         f"task {task.id!r}: {name}() cannot be called with args={task.args!r} "
         f"kwargs={task.kwargs!r}, neither with the results of {list(deps)} appended "

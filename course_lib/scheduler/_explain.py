@@ -64,7 +64,7 @@ def _before_run(scheduler: Any, node: Any, text: dict[str, str], name: Any) -> s
     an unknown dependency or a bad graph (run() refuses), an upstream task that
     did not complete (cancelled at once), dependencies to wait for, or none."""
     task = node.task
-    unknown = [dep for dep in node.plan.deps if dep not in scheduler.tasks]
+    unknown = [dep for dep in node.deps if dep not in scheduler.tasks]
     if unknown:
         return text["unknown"].format(id=task.id, deps=_listing(unknown))
     try:
@@ -74,7 +74,7 @@ def _before_run(scheduler: Any, node: Any, text: dict[str, str], name: Any) -> s
     failed = _unsuccessful_upstream(scheduler, task.id)
     if failed is not None:
         return text["doomed"].format(id=task.id, up=failed.id, status=name(failed.status))
-    deps = [f"{dep} ({name(scheduler.tasks[dep].status)})" for dep in node.plan.deps
+    deps = [f"{dep} ({name(scheduler.tasks[dep].status)})" for dep in node.deps
             if scheduler.tasks[dep].status is not TaskStatus.COMPLETED]
     if deps:
         return text["deps_idle"].format(id=task.id, deps=_listing(deps))
@@ -88,7 +88,7 @@ def _unsuccessful_upstream(scheduler: Any, task_id: str) -> Any:
     """
     seen, stack = {task_id}, [task_id]
     while stack:
-        for dep in scheduler._nodes[stack.pop()].plan.deps:
+        for dep in scheduler._nodes[stack.pop()].deps:
             if dep in seen:
                 continue
             seen.add(dep)
@@ -118,7 +118,7 @@ def explain(scheduler: Any, node: Any, lang: str) -> str:
     if status is TaskStatus.WAITING:
         deps = [
             f"{dep} ({name(scheduler.tasks[dep].status)})"
-            for dep in node.plan.deps
+            for dep in node.deps
             if scheduler.tasks[dep].status is not TaskStatus.COMPLETED
         ]
         return text["deps"].format(id=task.id, deps=_listing(deps))

@@ -160,16 +160,19 @@ class _Node:
     """The scheduler's private bookkeeping for one task (graphlib-style)."""
 
     __slots__ = (
-        "task", "plan", "seq", "remaining", "successors", "timer", "deadline", "runner",
+        "task", "deps", "plan", "seq", "remaining", "successors", "timer", "deadline", "runner",
         "cancel_reason", "timed_out", "ended_at", "waiters",
     )
 
-    def __init__(self, task: Task, plan: CallPlan, seq: int) -> None:
+    def __init__(self, task: Task, deps: tuple[str, ...], plan: CallPlan, seq: int) -> None:
         self.task = task
-        self.plan = plan
+        self.deps = deps  # dependency ids, in the order their results are passed
+        self.plan = plan  # how to call task.func (shared by tasks of the same shape)
         self.seq = seq  # add order: the FIFO tie-break
         self.remaining = 0  # dependencies not yet COMPLETED
-        self.successors: list[str] = []
+        # Ids of tasks waiting for this one; a list only once one hooks in, as
+        # most tasks have none (every object kept per task costs memory and GC time).
+        self.successors: Optional[list[str]] = None
         self.timer: Optional[asyncio.TimerHandle] = None  # backoff
         self.deadline: Optional[int] = None  # token of the running attempt's timeout
         self.runner: Optional[asyncio.Future] = None  # the running attempt
@@ -258,22 +261,23 @@ class SmartScheduler:
         _check_numbers(task)
         if task.status is not PENDING or task.attempts:
             raise ValueError(f"task {task.id!r} was already used ({task.status.value}); add a new Task")
-        plan = plan_call(task, self._plan_cache)
+        deps, plan = plan_call(task, self._plan_cache)
         loop = self._bind_loop()
         if self._active:
-            self._check_graph([task.id], extra={task.id: plan})
-        node = _Node(task, plan, next(self._seq))
+            self._check_graph([task.id], extra={task.id: deps})
+        node = _Node(task, deps, plan, next(self._seq))
         self._nodes[task.id] = node
         self.tasks[task.id] = task
         self._counts[PENDING] += 1
         self._unfinished += 1
-        self._emit(node, None, PENDING, loop.time(), priority=task.priority)
+        self._hub.emit(TaskEvent(loop.time(), task.id, None, PENDING,
+                                 priority=task.priority, dependencies=deps))
         if self._active:
             self._activate(node)
             self._dispatch_soon()
         else:
             self._inactive.append(task.id)
-            for dep in plan.deps:
+            for dep in deps:
                 self._inactive_dependents.setdefault(dep, []).append(task.id)
         return task.id
 
@@ -322,6 +326,8 @@ class SmartScheduler:
             self._active = False
             self._wakeup = None
             self._t_stop = loop.time()
+            if not self._deadlines:  # no attempt is running: disarm its timer
+                self._deadlines.close()
             self._hub.close_streams()
             for view, unsubscribe in views:
                 if unsubscribe is not None:
@@ -438,26 +444,26 @@ class SmartScheduler:
         except KeyError:
             raise KeyError(f"unknown task id {task_id!r}") from None
 
-    def _check_graph(self, ids: list[str], extra: dict[str, CallPlan] | None = None) -> None:
+    def _check_graph(self, ids: list[str], extra: dict[str, tuple[str, ...]] | None = None) -> None:
         """Raise ValueError for unknown dependency ids or cycles among *ids*.
 
         Activation does not need a topological order (a task hooks itself to
         upstream tasks whatever their state), so only cycles are looked for,
         and only among tasks that have dependencies.
         """
-        plans = {tid: self._nodes[tid].plan for tid in ids if tid in self._nodes}
-        plans.update(extra or {})
+        deps_of = {tid: self._nodes[tid].deps for tid in ids if tid in self._nodes}
+        deps_of.update(extra or {})
         unknown = [
             f"task {tid!r} depends on {dep!r}"
-            for tid, plan in plans.items()
-            for dep in plan.deps
-            if dep not in self._nodes and dep not in plans
+            for tid, deps in deps_of.items()
+            for dep in deps
+            if dep not in self._nodes and dep not in deps_of
         ]
         if unknown:
             raise ValueError(
                 "unknown dependency id(s), never added to this scheduler: " + "; ".join(unknown)
             )
-        graph = {tid: [d for d in plan.deps if d in plans] for tid, plan in plans.items() if plan.deps}
+        graph = {tid: [d for d in deps if d in deps_of] for tid, deps in deps_of.items() if deps}
         try:
             TopologicalSorter(graph).prepare()
         except CycleError as exc:
@@ -469,18 +475,20 @@ class SmartScheduler:
         task = node.task
         if task.status.is_terminal:  # cancelled before run() started
             return
-        for dep in node.plan.deps:
+        for dep in node.deps:
             upstream = self._nodes[dep]
             status = upstream.task.status
             if status in _UNSUCCESSFUL:
                 self._end(node, CANCELLED, error=_upstream_error(task.id, upstream))
                 return
             if status is not COMPLETED:
+                if upstream.successors is None:
+                    upstream.successors = []
                 upstream.successors.append(task.id)
                 node.remaining += 1
         if node.remaining:
             self._transition(node, WAITING, reason="waiting for " + ", ".join(
-                d for d in node.plan.deps if self.tasks[d].status is not COMPLETED))
+                d for d in node.deps if self.tasks[d].status is not COMPLETED))
         else:
             self._push_ready(node)
 
@@ -537,7 +545,7 @@ class SmartScheduler:
         if task.started_at is None:
             task.started_at = self._wall(now)
         node.timed_out = False
-        args, kwargs = node.plan.call_args(task, self.tasks)
+        args, kwargs = node.plan.call_args(task, node.deps, self.tasks)
         if node.plan.is_async:
             try:
                 awaitable = task.func(*args, **kwargs)
@@ -657,7 +665,7 @@ class SmartScheduler:
         """Move a task to its terminal *status* and tell the graph."""
         self._finish(node, status, result, error, time)
         if status is COMPLETED:
-            for sid in node.successors:
+            for sid in node.successors or ():
                 successor = self._nodes[sid]
                 successor.remaining -= 1
                 if not successor.remaining and successor.task.status is WAITING:
@@ -673,7 +681,7 @@ class SmartScheduler:
         stack = [(root, status)]
         while stack:
             upstream, upstream_status = stack.pop()
-            for sid in upstream.successors:
+            for sid in upstream.successors or ():
                 node = self._nodes[sid]
                 if node.task.status.is_terminal:
                     continue
@@ -740,21 +748,17 @@ class SmartScheduler:
     def _transition(self, node: _Node, new: TaskStatus, *, slot: Optional[int] = None,
                     time: Optional[float] = None, reason: str = "",
                     retry_at: Optional[float] = None) -> None:
+        """The one place where a task changes state (after `add_task` made it PENDING)."""
         task = node.task
         old = task.status
         task.status = new
-        self._counts[old] -= 1
-        self._counts[new] += 1
-        self._emit(node, old, new, self._loop.time() if time is None else time,
-                   slot, reason, retry_at)
-
-    def _emit(self, node: _Node, old: Optional[TaskStatus], new: TaskStatus, time: float,
-              slot: Optional[int] = None, reason: str = "", retry_at: Optional[float] = None,
-              priority: Optional[float] = None) -> None:
-        attempts = node.task.attempts
-        outcome = attempts[-1].outcome if old is RUNNING else None
-        self._hub.emit(TaskEvent(time, node.task.id, old, new, len(attempts), slot, reason, retry_at,
-                                 outcome, priority, node.plan.deps if old is None else ()))
+        counts = self._counts
+        counts[old] -= 1
+        counts[new] += 1
+        attempts = task.attempts
+        self._hub.emit(TaskEvent(
+            self._loop.time() if time is None else time, task.id, old, new, len(attempts),
+            slot, reason, retry_at, attempts[-1].outcome if old is RUNNING else None))
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -771,7 +775,9 @@ class SmartScheduler:
 
     def _wall(self, loop_time: float) -> datetime:
         anchor, anchor_time = self._anchor
-        return anchor + timedelta(seconds=loop_time - anchor_time)
+        # timedelta(0, s) is timedelta(seconds=s), without the keyword parsing
+        # that made this line one of the costliest of a task's life.
+        return anchor + timedelta(0, loop_time - anchor_time)
 
     def _elapsed(self) -> float:
         if self._t_start is None:
