@@ -22,14 +22,17 @@ The clock jumps only when nothing outside the loop can still deliver
 something sooner.  Rules worth knowing:
 
 * **Threads.**  Work done in threads (``run_in_executor``,
-  ``asyncio.to_thread``) takes its *real* duration: while a thread is busy,
-  the loop really waits and the virtual clock advances by the real time that
-  passed.  A timeout can therefore still fire on a slow thread.  The same
-  holds while a *foreign* thread is alive, one the program started during
-  the run without ``run_in_executor`` (it may hand a result to the loop
-  through ``call_soon_threadsafe`` or ``wrap_future``, as asyncio's own
-  subprocess watcher does).  Threads that were already running when the loop
-  was made are not watched.
+  ``asyncio.to_thread``) takes its *real* duration: until the job returns
+  (even one whose await has timed out), the loop really waits and the
+  virtual clock advances by the real time that passed.  A timeout can
+  therefore still fire on a slow thread.  The same holds while a *foreign*
+  thread is alive, one started during the run other than an executor's own
+  workers (it may hand a result to the loop through
+  ``call_soon_threadsafe`` or ``wrap_future``, as asyncio's own subprocess
+  watcher does); when it ends, the clock may jump again at once.  Not
+  watched: threads that were running when the loop was made (a thread pool
+  made earlier and used through ``submit`` and ``wrap_future``: use
+  ``run_in_executor``), and threads that ``threading`` did not start.
 * **Real I/O.**  While the loop watches a socket or a pipe (a connection, a
   server, a subprocess's output), the clock does not jump either: it follows
   real time, so ``wait_for(reader.readline(), 5)`` gives a peer that answers
@@ -42,38 +45,53 @@ something sooner.  Rules worth knowing:
   as on a real loop, so a flag that a timer sets is still reached.  A poll
   that goes on for ``stall_timeout`` real seconds raises `VirtualClockStall`,
   which names the busy-waiting: wait on an ``asyncio.Event`` instead.  A few
-  zero sleeps in a row (fewer than `SPIN_GRACE`) take no virtual time.
-* Any start and any virtual time work, a start at ``time.time()`` or a
-  sleep of years included: the clock's resolution grows with its magnitude.
-* If every coroutine is blocked, nothing is scheduled and nothing outside the
-  loop is pending, no timer can ever wake the program up.  On a real loop that
-  is a silent hang; here the loop waits ``stall_timeout`` real seconds for
-  outside I/O and then raises `VirtualClockStall`, naming the deadlock.
+  zero sleeps in a row (fewer than `SPIN_GRACE`) take no virtual time.  What
+  is recognised is a task's own ``sleep(0)``; a poll made some other way
+  (``wait_for(..., 0)``, a new task each round) is not.  CPU work that
+  yields with ``sleep(0)`` and nothing else for that long counts as polling
+  too: give it to a thread.
+* Any finite sleep is one jump, a start at ``time.time()`` or a sleep of
+  years included: the clock's resolution grows with its magnitude.
+  ``start`` and ``stall_timeout`` must be finite numbers (``ValueError``).
+* If every coroutine is blocked and nothing outside the loop could answer
+  (no timer, or only a ``sleep(inf)``; no thread), no timer can ever wake the
+  program up.  On a real loop that is a silent hang; here the loop waits
+  ``stall_timeout`` real seconds for outside I/O and then raises
+  `VirtualClockStall`, naming the deadlock.  So does real I/O that stays
+  silent that long with no timer left.  A live thread is never a deadlock:
+  it may answer late.
 
 `run_virtual` runs one coroutine on a fresh `VirtualClockLoop`.  It works from
 a script, from a test and inside a running Jupyter kernel: when the calling
 thread already runs a loop, the virtual loop runs in a helper thread and the
 caller blocks until it is done; the kernel's own loop is never patched.
-Interrupting the caller (Ctrl-C, Jupyter's "interrupt kernel") stops the
-helper too: its main task is cancelled, as `asyncio.run` does on Ctrl-C, and
-if that has not ended it within `INTERRUPT_GRACE` seconds (a task stuck in
-plain code, or one that ignores the cancellation), a ``KeyboardInterrupt`` is
-raised inside the helper thread.  The caller gets its ``KeyboardInterrupt``
-within about twice `INTERRUPT_GRACE`, whatever the helper does.
+The coroutine sees the caller's context variables.  Interrupting the
+caller (Ctrl-C, also under ``asyncio.run``; Jupyter's "interrupt kernel")
+stops the helper too: its main task is cancelled, as `asyncio.run` does on
+Ctrl-C, and if that has not ended it within `INTERRUPT_GRACE` seconds (a task
+stuck in plain code, or one that ignores the cancellation), a
+``KeyboardInterrupt`` is raised inside the helper thread and from each
+later turn of its loop.  The caller gets its ``KeyboardInterrupt`` within
+about twice `INTERRUPT_GRACE`, whatever the helper does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import contextvars
 import ctypes
 import math
+import signal
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any, Optional, TypeVar
+
+from ._numbers import is_finite_number
 
 __all__ = ["VirtualClockLoop", "VirtualClockStall", "run_virtual"]
 
@@ -86,7 +104,12 @@ INTERRUPT_GRACE = 0.5
 """Seconds an interrupted helper thread gets to stop gently, and then again after a hard stop."""
 
 
-_BUSY_THREAD = "a thread started by run_in_executor"
+class _Outside(str):
+    """What outside the loop may still answer, in words."""
+
+
+_A_THREAD = _Outside("a thread")
+_REAL_IO = _Outside("real I/O (a socket or a pipe)")
 
 
 class VirtualClockStall(RuntimeError):
@@ -105,16 +128,24 @@ class _VirtualSelector:
 
     def select(self, timeout: float | None = None):
         loop = self._loop
+        if loop._interrupted:  # run_virtual's caller was interrupted: stop, whatever runs
+            raise KeyboardInterrupt
+        if timeout == 0:  # callbacks are ready: no waiting, no jump
+            ready = self._real.select(0)
+            loop._count_spin(busy_only_with_yields=not ready)
+            return ready
+        loop._count_spin(busy_only_with_yields=False)
+        if timeout is not None and math.isinf(loop._scheduled[0]._when):
+            timeout = None  # only a sleep(inf) is left: no timer will ever come due
         # Look outside first: a foreign thread that ends right after this has
         # already written its wake-up, which the poll below then sees.
         outside = loop._outside_work()
         ready = self._real.select(0)
-        loop._count_spin(busy_only_with_yields=not ready and timeout == 0)
-        if ready or timeout == 0:
+        if ready:
             return ready
         if outside is None:
             if timeout is not None:
-                loop._jump(timeout)
+                loop._jump()
                 return []
             ready = self._real.select(loop.stall_timeout)
             if not ready:
@@ -124,10 +155,9 @@ class _VirtualSelector:
                 )
             return ready
         # Something outside the loop may answer first: wait for real, and let
-        # virtual time follow.  A busy executor thread may take as long as it
-        # needs; real I/O or a foreign thread that stays silent while no timer
-        # is left is a deadlock like any other.
-        endless = timeout is None and outside != _BUSY_THREAD
+        # virtual time follow.  A live thread may take as long as it needs;
+        # real I/O that stays silent while no timer is left is a deadlock.
+        endless = timeout is None and outside is not _A_THREAD
         started = time.monotonic()
         ready = self._real.select(loop.stall_timeout if endless else timeout)
         elapsed = time.monotonic() - started
@@ -148,6 +178,11 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, start: float = 0.0, *, stall_timeout: float = 60.0) -> None:
         super().__init__()
+        problem = _check_clock_args(start, stall_timeout)
+        if problem:
+            self.close()
+            raise ValueError(problem)
+        self._interrupted = False
         self._virtual_now = float(start)
         self._threads_busy = 0
         # Threads there before the loop, and executors' threads, are not watched.
@@ -180,27 +215,32 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def _advance(self, seconds: float) -> None:
         self._virtual_now += seconds
 
-    def _jump(self, timeout: float) -> None:
-        target = self._virtual_now + timeout
-        if self._scheduled:
-            # Land exactly on the next timer instead of on now+timeout, which
-            # float rounding could put a hair before it.
-            target = min(target, self._scheduled[0]._when)
-        self._virtual_now = max(self._virtual_now, target)
+    def _jump(self) -> None:
+        """Move the clock straight onto the next timer, however far away.
+
+        Not by the select timeout: asyncio caps that at a day, and float
+        rounding could put now + timeout a hair before the timer.
+        """
+        self._virtual_now = max(self._virtual_now, self._scheduled[0]._when)
 
     # ------------------------------------------------------------ outside work
 
-    def _outside_work(self) -> Optional[str]:
-        """What outside the loop could still wake it, in words, or None."""
+    def _outside_work(self) -> Optional[_Outside]:
+        """What outside the loop could still wake it, or None.
+
+        A busy executor job, a live foreign thread (one started during the
+        run, not an executor's own), or a socket or pipe the loop watches.
+        """
         if self._threads_busy:
-            return _BUSY_THREAD
-        if len(self._selector.get_map()) > 1:  # more than the loop's own wake-up pipe
-            return "real I/O (a socket or a pipe)"
+            return _A_THREAD
         me = threading.current_thread()
         for thread in threading.enumerate():
-            if thread is not me and thread not in self._threads_known:
+            if (thread is not me and thread not in self._threads_known
+                    and not isinstance(thread, _NOT_JOINABLE)):
                 self._wake_when_done(thread)
-                return f"thread {thread.name!r}, started during the run"
+                return _A_THREAD
+        if len(self._selector.get_map()) > 1:  # more than the loop's own wake-up pipe
+            return _REAL_IO
         return None
 
     def _wake_when_done(self, thread: threading.Thread) -> None:
@@ -223,15 +263,37 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         watcher.start()
 
     def run_in_executor(self, executor, func, *args):
-        future = super().run_in_executor(executor, func, *args)
-        # A thread the executor started for this call is its own, not foreign:
-        # once idle it waits for more work, not to wake the loop.
-        self._threads_known.update(threading.enumerate())
-        self._threads_busy += 1
-        future.add_done_callback(self._thread_done)
-        return future
+        """As asyncio's, but the job counts as busy until *func* returns.
 
-    def _thread_done(self, _future: asyncio.Future) -> None:
+        Not until the awaiting future is done: a timeout or a cancellation
+        ends that at once while the thread works on, and the clock must not
+        jump past work that is still going on.
+        """
+        self._check_closed()
+        if executor is None:
+            executor = self._default_executor
+            if executor is None:
+                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
+                self.set_default_executor(executor)
+        job = executor.submit(func, *args)
+        # The executor's own threads wait for work, not to wake the loop: not
+        # foreign.  (A thread the job itself starts is.)
+        self._threads_known.update(getattr(executor, "_threads", ()))  # a ThreadPoolExecutor's
+        manager = getattr(executor, "_executor_manager_thread", None)  # a ProcessPoolExecutor's
+        if manager is not None:
+            self._threads_known.add(manager)
+        self._threads_busy += 1
+        job.add_done_callback(self._job_done)
+        return asyncio.wrap_future(job, loop=self)
+
+    def _job_done(self, _job: concurrent.futures.Future) -> None:
+        """In the executor's thread, as the job returns."""
+        try:
+            self.call_soon_threadsafe(self._thread_done)
+        except RuntimeError:  # the loop has closed meanwhile
+            pass
+
+    def _thread_done(self) -> None:
         self._threads_busy -= 1
 
     # ------------------------------------------------------------ busy-waiting
@@ -294,6 +356,10 @@ def run_virtual(
     """
     if not asyncio.iscoroutine(coro):
         raise TypeError(f"run_virtual() needs a coroutine object, got {type(coro).__name__}")
+    problem = _check_clock_args(start, stall_timeout)
+    if problem:
+        coro.close()  # it will never run: no "never awaited" warning on top of the error
+        raise ValueError(problem)
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # the usual case: no loop in this thread; asyncio handles Ctrl-C
@@ -306,26 +372,36 @@ def run_virtual(
 class _HelperThreadRun:
     """One `run_virtual` in a daemon helper thread, for a caller whose thread runs a loop.
 
-    The caller blocks in `result`; an interrupt there stops the helper (cancel
-    its main task, then raise KeyboardInterrupt inside it) before it is
-    raised on.  The thread is a daemon, so one that cannot be stopped (stuck
-    in C code) never keeps the process from exiting.
+    The coroutine runs in a copy of the caller's context (its context
+    variables, its decimal precision).  The caller blocks in `result`; an
+    interrupt there stops the helper (cancel its main task; then raise
+    KeyboardInterrupt inside the thread, and from every later turn of its
+    loop) before it is raised on.  The thread is a daemon, so one that cannot
+    be stopped (stuck in C code) never keeps the process from exiting.
     """
 
     def __init__(self, coro: Coroutine[Any, Any, T], loop: VirtualClockLoop) -> None:
         self.coro, self.loop = coro, loop
+        self.context = contextvars.copy_context()
         self.main_task: Optional[asyncio.Task] = None
         self.outcome: concurrent.futures.Future = concurrent.futures.Future()
         self.thread = threading.Thread(target=self._run, name="virtual-clock", daemon=True)
 
     def _run(self) -> None:
+        runner = asyncio.Runner(loop_factory=lambda: self.loop)
         try:
-            with asyncio.Runner(loop_factory=lambda: self.loop) as runner:
-                result = runner.run(self._main())
-        except BaseException as exc:  # handed to the caller, KeyboardInterrupt included
-            self.outcome.set_exception(exc)
-        else:
-            self.outcome.set_result(result)
+            # The outcome goes to the caller as soon as the main task ends:
+            # closing the loop may still wait for executor threads.
+            try:
+                result = runner.run(self._main(), context=self.context)
+            except BaseException as exc:  # handed to the caller, KeyboardInterrupt included
+                self.outcome.set_exception(exc)
+            else:
+                self.outcome.set_result(result)
+            runner.close()
+        except BaseException:  # a hard stop that landed while closing: the caller has gone
+            if not self.loop.is_closed():
+                self.loop.close()
 
     async def _main(self) -> Any:
         self.main_task = asyncio.current_task()
@@ -333,14 +409,16 @@ class _HelperThreadRun:
 
     def result(self) -> Any:
         try:
-            self.thread.start()
-            value = _wait(self.outcome)
+            with _ctrl_c_raises_here():
+                self.thread.start()
+                value = _wait(self.outcome)
         except KeyboardInterrupt:
             self._stop()
             raise
-        finally:
-            if self.outcome.done():
-                self.thread.join()  # it has only to return now; a caller's loop need not wait on it
+        except BaseException:
+            self.thread.join()  # as on success below
+            raise
+        self.thread.join()  # closing the loop: a caller's own loop need not wait on it later
         return value
 
     def _stop(self) -> None:
@@ -352,13 +430,36 @@ class _HelperThreadRun:
                 return
         if _ended(self.outcome, INTERRUPT_GRACE):
             return
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        self.loop._interrupted = True  # its next select() raises KeyboardInterrupt
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(  # and plain code raises it now
             ctypes.c_ulong(self.thread.ident), ctypes.py_object(KeyboardInterrupt))
         try:
-            self.loop.call_soon_threadsafe(lambda: None)  # wake a loop waiting in select()
+            self.loop.call_soon_threadsafe(_nothing)  # wake a loop waiting in select()
         except RuntimeError:
             pass
         _ended(self.outcome, INTERRUPT_GRACE)
+
+
+@contextlib.contextmanager
+def _ctrl_c_raises_here() -> Iterator[None]:
+    """Let Ctrl-C raise KeyboardInterrupt in this (main) thread while it waits.
+
+    ``asyncio.run`` answers the first Ctrl-C by cancelling its main task,
+    which cannot happen while that task's thread blocks in `run_virtual`;
+    Jupyter already installs this handler while a cell runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # a handler installed from C: leave it alone
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # A blocked lock wait returns to Python for a signal on POSIX, but on Windows
@@ -366,6 +467,20 @@ class _HelperThreadRun:
 # Ctrl-C is seen.  The result itself still arrives through the future.
 _LOCK_WAITS_SEE_SIGNALS = sys.platform != "win32" or sys.version_info >= (3, 14)
 _SIGNAL_SLICE = 0.2
+
+
+# A thread that threading did not start (from C code or _thread) cannot be
+# joined, and in 3.11 never leaves threading.enumerate(): it is not watched.
+_NOT_JOINABLE = getattr(threading, "_DummyThread", ())
+
+
+def _check_clock_args(start: Any, stall_timeout: Any) -> str:
+    """What is wrong with these arguments, or ''."""
+    if not is_finite_number(start):
+        return f"start must be a finite int or float (seconds), got {start!r}"
+    if not (is_finite_number(stall_timeout) and stall_timeout > 0):
+        return f"stall_timeout must be a positive finite number of seconds, got {stall_timeout!r}"
+    return ""
 
 
 def _nothing() -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import math
 import os
 import socket
 import textwrap
@@ -432,7 +433,7 @@ def test_a_timeout_around_real_socket_io_counts_real_time():
     finally:
         theirs.close()
     assert line == b"pong\n"
-    assert 0.3 <= now < 5
+    assert 0 < now < 5
 
 
 @pytest.mark.timeout(60)
@@ -448,7 +449,7 @@ def test_a_timeout_around_a_subprocess_counts_real_time():
         return code, loop.time()
 
     code, now = run_virtual(main())
-    assert code == 0 and 0.3 <= now < 5
+    assert code == 0 and 0 < now < 5
 
 
 @pytest.mark.timeout(60)
@@ -474,7 +475,7 @@ def test_a_timeout_around_a_foreign_thread_counts_real_time(handoff):
         return await asyncio.wait_for(waiting, 5), loop.time()
 
     result, now = run_virtual(main())
-    assert result == "late but in time" and 0.3 <= now < 5
+    assert result == "late but in time" and 0 < now < 5
 
 
 @pytest.mark.timeout(60)
@@ -519,7 +520,7 @@ def test_a_silent_socket_with_no_timer_left_is_a_deadlock():
 # ---------------------------------------------------------------- interrupting (item 5)
 
 _INTERRUPTED_IN_A_RUNNING_LOOP = textwrap.dedent("""
-    import asyncio, signal, sys, threading
+    import asyncio, signal, sys, threading, time
     import course_lib.vclock as vclock
     from course_lib import run_virtual
 
@@ -531,15 +532,21 @@ _INTERRUPTED_IN_A_RUNNING_LOOP = textwrap.dedent("""
     async def endless():
         try:
             interrupt_button()
-            if {plain_code}:
-                while True:  # stuck in plain code: no await, so no cancellation lands
+            if {kind!r} == "stuck_in_plain_code":
+                while True:  # no await, so no cancellation lands
                     pass
+            if {kind!r} == "waiting_on_a_thread":
+                await asyncio.to_thread(time.sleep, 2)
             while True:
-                await asyncio.sleep(1)  # virtual time races on, forever
+                try:
+                    await asyncio.sleep(1)  # virtual time races on, forever
+                except asyncio.CancelledError:
+                    if {kind!r} != "swallowing_cancellation":
+                        raise
         finally:
             print("cleaned up", flush=True)
 
-    async def cell():  # a notebook cell: the kernel's loop is running
+    async def cell():  # a notebook cell: a loop is running
         try:
             run_virtual(endless())
         except KeyboardInterrupt:
@@ -549,31 +556,43 @@ _INTERRUPTED_IN_A_RUNNING_LOOP = textwrap.dedent("""
             thread.join(20)
         print("helper alive" if any(t.is_alive() for t in helpers) else "helper stopped", flush=True)
 
-    loop = asyncio.new_event_loop()  # no asyncio.run: it would catch the SIGINT itself
-    loop.run_until_complete(cell())
+    if {caller!r} == "asyncio_run":  # its own SIGINT handler only cancels its main task
+        asyncio.run(cell())
+    else:
+        asyncio.new_event_loop().run_until_complete(cell())  # as in Jupyter
 """)
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("plain_code", [False, True], ids=["awaiting", "stuck_in_plain_code"])
-@pytest.mark.parametrize("signals_break_waits", [True, False], ids=["posix_wait", "sliced_wait"])
+@pytest.mark.parametrize("kind, caller, signals_break_waits", [
+    ("awaiting", "kernel_loop", True),
+    ("awaiting", "kernel_loop", False),  # the sliced wait Windows needs before Python 3.14
+    ("awaiting", "asyncio_run", True),
+    ("stuck_in_plain_code", "kernel_loop", True),
+    ("swallowing_cancellation", "kernel_loop", True),
+    ("waiting_on_a_thread", "kernel_loop", True),
+])
 @pytest.mark.skipif(not hasattr(__import__("signal"), "pthread_kill"), reason="needs signal.pthread_kill (POSIX)")
 def test_interrupting_a_run_virtual_in_a_running_loop_stops_its_helper_thread(
-        plain_code, signals_break_waits, tmp_path):
+        kind, caller, signals_break_waits, tmp_path):
     import subprocess
     import sys
     from pathlib import Path
 
     script = tmp_path / "cell.py"
     script.write_text(_INTERRUPTED_IN_A_RUNNING_LOOP.format(
-        plain_code=plain_code, signals_break_waits=signals_break_waits))
+        kind=kind, caller=caller, signals_break_waits=signals_break_waits))
     root = str(Path(__file__).resolve().parent.parent)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "PYTHONPATH": root})
-    assert done.returncode == 0, done.stderr
-    # The helper's finally ran, the caller got its KeyboardInterrupt, and the thread ended.
-    assert sorted(done.stdout.splitlines()) == ["cleaned up", "helper stopped", "interrupted"], \
-        done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr  # the process exits: nothing left that blocks it
+    lines = done.stdout.splitlines()
+    # The caller got its KeyboardInterrupt at the first Ctrl-C, and the helper thread ended ...
+    assert "interrupted" in lines and "helper stopped" in lines, done.stdout + done.stderr
+    # ... after its finally ran (a task that swallows the cancellation is stopped hard, so
+    # its finally may run only when the coroutine is collected).
+    if kind != "swallowing_cancellation":
+        assert lines.index("cleaned up") < lines.index("helper stopped")
 
 
 @pytest.mark.timeout(60)
@@ -601,3 +620,134 @@ def test_a_nested_run_virtual_does_not_hold_the_outer_clock():
         return first, asyncio.get_running_loop().time()
 
     assert run_virtual(outer()) == (5.0, 10**6)
+
+
+# ---------------------------------------------------------------- adversarial review, round 2
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("then", ["to_thread", "getaddrinfo"])
+def test_an_executor_job_does_not_stop_the_clock_watching_a_foreign_thread(then):
+    async def main():
+        loop = asyncio.get_running_loop()
+        answer = loop.create_future()
+
+        def foreign():
+            threading.Event().wait(0.3)
+            loop.call_soon_threadsafe(answer.set_result, "answer")
+
+        threading.Thread(target=foreign, daemon=True).start()
+        if then == "to_thread":
+            await asyncio.to_thread(lambda: None)
+        else:
+            await loop.getaddrinfo("localhost", 80)
+        return await asyncio.wait_for(answer, 5), loop.time()
+
+    result, now = run_virtual(main())
+    assert result == "answer" and 0 < now < 5
+
+
+@pytest.mark.timeout(60)
+def test_a_thread_that_an_executor_job_starts_is_watched():
+    import concurrent.futures
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        answer = loop.create_future()
+
+        def job():  # the pool is new, so its worker starts just for this job
+            def late():
+                threading.Event().wait(0.2)
+                loop.call_soon_threadsafe(answer.set_result, "from the job's thread")
+            threading.Thread(target=late, daemon=True).start()
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            await loop.run_in_executor(pool, job)
+            return await asyncio.wait_for(answer, 5), loop.time()
+
+    result, now = run_virtual(main())
+    assert result == "from the job's thread" and 0 < now < 5
+
+
+@pytest.mark.timeout(60)
+def test_a_thread_job_whose_await_timed_out_holds_the_clock_until_it_returns():
+    async def main():
+        loop = asyncio.get_running_loop()
+        written = []
+
+        def work():
+            threading.Event().wait(0.5)
+            written.append(loop.time())
+
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.to_thread(work), 0.05)
+        await asyncio.sleep(2)  # on a real loop the work is done by now
+        return written
+
+    assert len(run_virtual(main())) == 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("outside", ["subprocess", "foreign_thread"])
+def test_a_slow_subprocess_or_thread_is_not_a_deadlock(outside):
+    import sys
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        if outside == "subprocess":
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", "import time; time.sleep(1)")
+            return await proc.wait()
+        done = loop.create_future()
+
+        def slow():
+            threading.Event().wait(1)
+            loop.call_soon_threadsafe(done.set_result, 0)
+
+        threading.Thread(target=slow, daemon=True).start()
+        return await done  # no timer at all: only the thread can end this
+
+    assert run_virtual(main(), stall_timeout=0.3) == 0
+
+
+def test_context_variables_reach_the_coroutine_on_the_helper_thread_path():
+    import contextvars
+
+    user = contextvars.ContextVar("user", default="<unset>")
+
+    async def inside():
+        return user.get()
+
+    async def cell():
+        user.set("bob")
+        return run_virtual(inside())
+
+    assert asyncio.run(cell()) == "bob"
+
+
+@pytest.mark.timeout(60)
+def test_any_finite_sleep_is_one_jump_and_an_infinite_one_is_a_deadlock():
+    async def sleep(seconds):
+        await asyncio.sleep(seconds)
+        return asyncio.get_running_loop().time()
+
+    assert run_virtual(sleep(1e15)) == 1e15  # not a day at a time
+    with pytest.raises(VirtualClockStall, match="deadlocked"):
+        run_virtual(sleep(math.inf), stall_timeout=0.2)
+
+
+@pytest.mark.parametrize("option, value", [
+    ("start", math.nan), ("start", math.inf), ("start", True), ("start", "5"), ("start", 10**400),
+    ("stall_timeout", math.nan), ("stall_timeout", -1), ("stall_timeout", 0), ("stall_timeout", True),
+])
+def test_clock_options_must_be_finite_numbers(option, value):
+    async def main():
+        return "ran"
+
+    def bad_run():
+        with pytest.raises(ValueError, match=option):
+            run_virtual(main(), **{option: value})
+
+    _, caught = _no_warnings(bad_run)  # the coroutine that never ran is closed quietly
+    assert [str(w.message) for w in caught] == []
+    with pytest.raises(ValueError, match=option):
+        VirtualClockLoop(**{option: value})

@@ -132,6 +132,7 @@ from graphlib import CycleError, TopologicalSorter
 from heapq import heappop, heappush
 from typing import Any, Optional, TextIO
 
+from .._numbers import is_finite_number
 from ..events import EventHub
 from ..i18n import get_language
 from ._calls import CallPlan, TaskSignatureError, plan_call, refuse_generator_result
@@ -208,10 +209,10 @@ class SmartScheduler:
     ) -> None:
         if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
             raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
-        _require(_finite(aging) and aging >= 0, "aging", aging, "a finite int or float >= 0")
-        _require(_finite(backoff_cap) and backoff_cap >= 0, "backoff_cap", backoff_cap,
+        _require(is_finite_number(aging) and aging >= 0, "aging", aging, "a finite int or float >= 0")
+        _require(is_finite_number(backoff_cap) and backoff_cap >= 0, "backoff_cap", backoff_cap,
                  "a finite int or float >= 0 (seconds)")
-        _require(_finite(jitter) and 0 <= jitter <= 1, "jitter", jitter,
+        _require(is_finite_number(jitter) and 0 <= jitter <= 1, "jitter", jitter,
                  "an int or float within [0, 1]")
         self.max_workers = max_workers
         self.aging = aging
@@ -884,20 +885,6 @@ _DAEMON_THREADS = _DaemonThreads()
 _FLOAT_MAX = sys.float_info.max
 
 
-def _finite(value: Any) -> bool:
-    """An int or a float (not a bool) that is finite, also as a float.
-
-    ``10**400`` is refused too: the scheduler adds these numbers to the loop's
-    float clock, and that int has no float.
-    """
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
-
-
 def _require(ok: bool, name: str, value: Any, what: str, task_id: Optional[str] = None) -> None:
     """Raise a ValueError naming the parameter and the value unless *ok*."""
     if not ok:
@@ -914,10 +901,10 @@ def _check_numbers(task: Task) -> None:
             and type(task.retry_delay) is float and 0 <= task.retry_delay < math.inf):
         return  # the common case, checked fast
     tid = task.id
-    _require(_finite(task.priority), "priority", task.priority, "a finite int or float", tid)
-    _require(task.timeout is None or (_finite(task.timeout) and task.timeout > 0), "timeout",
+    _require(is_finite_number(task.priority), "priority", task.priority, "a finite int or float", tid)
+    _require(task.timeout is None or (is_finite_number(task.timeout) and task.timeout > 0), "timeout",
              task.timeout, "a finite int or float > 0 (seconds), or None", tid)
     _require(type(task.max_retries) is int and task.max_retries >= 0, "max_retries",
              task.max_retries, "an int >= 0", tid)
-    _require(_finite(task.retry_delay) and task.retry_delay >= 0, "retry_delay",
+    _require(is_finite_number(task.retry_delay) and task.retry_delay >= 0, "retry_delay",
              task.retry_delay, "a finite int or float >= 0 (seconds)", tid)
