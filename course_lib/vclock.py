@@ -275,13 +275,15 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
             if executor is None:
                 executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
                 self.set_default_executor(executor)
+        workers = getattr(executor, "_threads", None)  # a ThreadPoolExecutor's
+        before = set(threading.enumerate()) if workers is None else ()
         job = executor.submit(func, *args)
         # The executor's own threads wait for work, not to wake the loop: not
-        # foreign.  (A thread the job itself starts is.)
-        self._threads_known.update(getattr(executor, "_threads", ()))  # a ThreadPoolExecutor's
-        manager = getattr(executor, "_executor_manager_thread", None)  # a ProcessPoolExecutor's
-        if manager is not None:
-            self._threads_known.add(manager)
+        # foreign.  A thread the job itself starts is, so for a thread pool
+        # only its workers count; another executor (a process pool, whose
+        # jobs run elsewhere) owns the threads its submit started.
+        self._threads_known.update(
+            workers if workers is not None else set(threading.enumerate()) - before)
         self._threads_busy += 1
         job.add_done_callback(self._job_done)
         return asyncio.wrap_future(job, loop=self)

@@ -751,3 +751,21 @@ def test_clock_options_must_be_finite_numbers(option, value):
     assert [str(w.message) for w in caught] == []
     with pytest.raises(ValueError, match=option):
         VirtualClockLoop(**{option: value})
+
+
+@pytest.mark.timeout(60)
+def test_a_process_pool_used_through_run_in_executor_does_not_hold_the_clock():
+    import concurrent.futures
+    import multiprocessing
+    import operator
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+            negated = await loop.run_in_executor(pool, operator.neg, 7)
+            start = loop.time()  # the pool's own threads (its manager, its queue feeder) live on
+            await asyncio.sleep(10**6)  # at real speed this would outlast the test's timeout
+            return negated, loop.time() - start
+
+    assert run_virtual(main()) == (-7, 10**6)
