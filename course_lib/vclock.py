@@ -58,8 +58,9 @@ something sooner.  Rules worth knowing:
   program up.  On a real loop that is a silent hang; here the loop waits
   ``stall_timeout`` real seconds for outside I/O and then raises
   `VirtualClockStall`, naming the deadlock.  So does real I/O that stays
-  silent that long with no timer left.  A live thread is never a deadlock:
-  it may answer late.
+  silent that long with no timer left (on Python 3.12+ that includes a quiet
+  subprocess, which asyncio watches through a pidfd rather than a thread).
+  A live thread is never a deadlock: it may answer late.
 
 `run_virtual` runs one coroutine on a fresh `VirtualClockLoop`.  It works from
 a script, from a test and inside a running Jupyter kernel: when the calling
@@ -104,12 +105,9 @@ INTERRUPT_GRACE = 0.5
 """Seconds an interrupted helper thread gets to stop gently, and then again after a hard stop."""
 
 
-class _Outside(str):
-    """What outside the loop may still answer, in words."""
-
-
-_A_THREAD = _Outside("a thread")
-_REAL_IO = _Outside("real I/O (a socket or a pipe)")
+# What outside the loop may still answer (`VirtualClockLoop._outside_work`).
+_A_THREAD = "a thread"
+_REAL_IO = "real I/O (a socket or a pipe)"
 
 
 class VirtualClockStall(RuntimeError):
@@ -145,7 +143,7 @@ class _VirtualSelector:
             return ready
         if outside is None:
             if timeout is not None:
-                loop._jump()
+                loop._advance(math.inf)  # straight onto the next timer, however far away
                 return []
             ready = self._real.select(loop.stall_timeout)
             if not ready:
@@ -157,11 +155,10 @@ class _VirtualSelector:
         # Something outside the loop may answer first: wait for real, and let
         # virtual time follow.  A live thread may take as long as it needs;
         # real I/O that stays silent while no timer is left is a deadlock.
-        endless = timeout is None and outside is not _A_THREAD
+        endless = timeout is None and outside != _A_THREAD
         started = time.monotonic()
         ready = self._real.select(loop.stall_timeout if endless else timeout)
-        elapsed = time.monotonic() - started
-        loop._advance(elapsed if timeout is None else min(elapsed, timeout))
+        loop._advance(time.monotonic() - started)
         if endless and not ready:
             raise VirtualClockStall(
                 f"virtual clock: every task is waiting, no timer is scheduled and nothing came "
@@ -213,19 +210,20 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         self._base_resolution = value
 
     def _advance(self, seconds: float) -> None:
-        self._virtual_now += seconds
+        """Move the clock forward by *seconds*, but never past the next timer.
 
-    def _jump(self) -> None:
-        """Move the clock straight onto the next timer, however far away.
-
-        Not by the select timeout: asyncio caps that at a day, and float
-        rounding could put now + timeout a hair before the timer.
+        Landing exactly on the timer (not on now + the select timeout, which
+        asyncio caps at a day and float rounding can put a hair short) makes
+        it come due; ``math.inf`` means "straight onto the next timer".
         """
-        self._virtual_now = max(self._virtual_now, self._scheduled[0]._when)
+        target = self._virtual_now + seconds
+        if self._scheduled:
+            target = min(target, self._scheduled[0]._when)
+        self._virtual_now = max(self._virtual_now, target)
 
     # ------------------------------------------------------------ outside work
 
-    def _outside_work(self) -> Optional[_Outside]:
+    def _outside_work(self) -> Optional[str]:
         """What outside the loop could still wake it, or None.
 
         A busy executor job, a live foreign thread (one started during the
@@ -322,10 +320,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         if self._spins == 1:
             self._spin_started = now
         elif self._spins > SPIN_GRACE:
-            target = self._virtual_now + (now - self._spin_mark)
-            if self._scheduled:
-                target = min(target, self._scheduled[0]._when)
-            self._virtual_now = max(self._virtual_now, target)
+            self._advance(now - self._spin_mark)
             if now - self._spin_started >= self.stall_timeout:
                 self._raise_busy_waiting(now - self._spin_started)
         self._spin_mark = now

@@ -78,13 +78,15 @@ def test_a_nan_priority_no_longer_scrambles_the_run_order():
     assert run_virtual(main()) == [0, 1, 2, 3]  # lower priority number first
 
 
+async def agen():
+    yield 1
+
+
+def gen():
+    yield 1
+
+
 def test_a_generator_function_is_refused_with_what_to_write_instead():
-    async def agen():
-        yield 1
-
-    def gen():
-        yield 1
-
     async def main():
         s = SmartScheduler()
         with pytest.raises(TaskSignatureError, match=r"async generator function.*async for"):
@@ -97,12 +99,6 @@ def test_a_generator_function_is_refused_with_what_to_write_instead():
 
 
 def test_a_sync_function_that_returns_a_generator_fails_its_attempt_without_retries():
-    async def agen():
-        yield 1
-
-    def gen():
-        yield 1
-
     async def main():
         s = SmartScheduler()
         await s.add_task(Task(id="agen", func=lambda: agen(), max_retries=3))

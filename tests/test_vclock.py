@@ -402,6 +402,16 @@ def test_yields_interleaved_with_other_work_take_no_virtual_time():
 
 # ---------------------------------------------------------------- the world outside (item 7)
 
+def _later_from_a_foreign_thread(seconds, deliver, *args):
+    """Call deliver(*args) after *seconds* real seconds, from a thread started here
+    (not through run_in_executor): the loop cannot know it will answer."""
+    def foreign():
+        threading.Event().wait(seconds)
+        deliver(*args)
+
+    threading.Thread(target=foreign, daemon=True).start()
+
+
 def _slow_peer(delay):
     """A socket whose other end, served by a thread started *before* the loop, answers after *delay* real seconds."""
     ours, theirs = socket.socketpair()
@@ -462,16 +472,11 @@ def test_a_timeout_around_a_foreign_thread_counts_real_time(handoff):
         if handoff == "wrap_future":
             answer = concurrent.futures.Future()
             waiting = asyncio.wrap_future(answer)
-            deliver = lambda: answer.set_result("late but in time")  # noqa: E731
+            _later_from_a_foreign_thread(0.3, answer.set_result, "late but in time")
         else:
             waiting = loop.create_future()
-            deliver = lambda: loop.call_soon_threadsafe(waiting.set_result, "late but in time")  # noqa: E731
-
-        def foreign():  # not started through run_in_executor
-            threading.Event().wait(0.3)
-            deliver()
-
-        threading.Thread(target=foreign, daemon=True).start()
+            _later_from_a_foreign_thread(0.3, loop.call_soon_threadsafe, waiting.set_result,
+                                         "late but in time")
         return await asyncio.wait_for(waiting, 5), loop.time()
 
     result, now = run_virtual(main())
@@ -630,12 +635,7 @@ def test_an_executor_job_does_not_stop_the_clock_watching_a_foreign_thread(then)
     async def main():
         loop = asyncio.get_running_loop()
         answer = loop.create_future()
-
-        def foreign():
-            threading.Event().wait(0.3)
-            loop.call_soon_threadsafe(answer.set_result, "answer")
-
-        threading.Thread(target=foreign, daemon=True).start()
+        _later_from_a_foreign_thread(0.3, loop.call_soon_threadsafe, answer.set_result, "answer")
         if then == "to_thread":
             await asyncio.to_thread(lambda: None)
         else:
@@ -655,10 +655,8 @@ def test_a_thread_that_an_executor_job_starts_is_watched():
         answer = loop.create_future()
 
         def job():  # the pool is new, so its worker starts just for this job
-            def late():
-                threading.Event().wait(0.2)
-                loop.call_soon_threadsafe(answer.set_result, "from the job's thread")
-            threading.Thread(target=late, daemon=True).start()
+            _later_from_a_foreign_thread(0.2, loop.call_soon_threadsafe, answer.set_result,
+                                         "from the job's thread")
 
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             await loop.run_in_executor(pool, job)
@@ -698,12 +696,7 @@ def test_a_slow_subprocess_or_thread_is_not_a_deadlock(outside):
                 sys.executable, "-c", "import time; time.sleep(1)")
             return await proc.wait()
         done = loop.create_future()
-
-        def slow():
-            threading.Event().wait(1)
-            loop.call_soon_threadsafe(done.set_result, 0)
-
-        threading.Thread(target=slow, daemon=True).start()
+        _later_from_a_foreign_thread(1, loop.call_soon_threadsafe, done.set_result, 0)
         return await done  # no timer at all: only the thread can end this
 
     assert run_virtual(main(), stall_timeout=0.3) == 0

@@ -101,19 +101,22 @@ def plan_call(task: Task, cache: dict | None = None) -> tuple[tuple[str, ...], C
         return deps, plan
 
 
+# What to write instead of a task that would yield many results.
+_COLLECT_ASYNC = ("a task runs to one result, so collect its items in a coroutine function: "
+                  "async def collect(): return [item async for item in gen()]")
+_COLLECT = "a task runs to one result, so return a list: def collect(): return list(gen())"
+
+
 def _refuse_generators(task: Task) -> None:
     """A generator function's call returns a generator without running its body:
     the task would "complete" with that object.  Say what to write instead."""
     for func in (task.func, getattr(task.func, "__call__", None)):
         if inspect.isasyncgenfunction(func):
-            raise TaskSignatureError(
-                f"task {task.id!r}: func is an async generator function (async def with yield); "
-                "a task runs to one result, so collect its items in a coroutine function: "
-                "async def collect(): return [item async for item in gen()]")
+            raise TaskSignatureError(f"task {task.id!r}: func is an async generator function "
+                                     f"(async def with yield); {_COLLECT_ASYNC}")
         if inspect.isgeneratorfunction(func):
-            raise TaskSignatureError(
-                f"task {task.id!r}: func is a generator function (def with yield); a task runs "
-                "to one result, so return a list: def collect(): return list(gen())")
+            raise TaskSignatureError(f"task {task.id!r}: func is a generator function "
+                                     f"(def with yield); {_COLLECT}")
 
 
 def refuse_generator_result(func: Any, result: Any) -> None:
@@ -123,14 +126,10 @@ def refuse_generator_result(func: Any, result: Any) -> None:
     its worker slot.  Fail the attempt, saying what to write instead."""
     name = getattr(func, "__qualname__", repr(func))
     if inspect.isasyncgen(result):
-        raise TaskSignatureError(
-            f"{name}() returned an async generator; a task runs to one result, so collect "
-            "its items in a coroutine function: async def collect(): "
-            "return [item async for item in gen()]")
+        raise TaskSignatureError(f"{name}() returned an async generator; {_COLLECT_ASYNC}")
     if inspect.isgenerator(result):
-        raise TaskSignatureError(
-            f"{name}() returned a generator, whose body would run only later, outside the "
-            "task; return a list instead: def collect(): return list(gen())")
+        raise TaskSignatureError(f"{name}() returned a generator, whose body would run only "
+                                 f"later, outside the task; {_COLLECT}")
 
 
 def _plan(task: Task, deps: tuple[str, ...]) -> CallPlan:
