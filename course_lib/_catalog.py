@@ -136,6 +136,7 @@ EN = {
     "收到停止信号，已告别": "stop signal received; said goodbye",
     "协调器注销了这个 Agent": "the coordinator unregistered this agent",
     "worker 无法启动：{error}": "the worker cannot start: {error}",
+    "worker 已中断": "worker interrupted",
     "worker 需要 redis-py：pip install redis（{error}）": "the worker needs redis-py: pip install redis ({error})",
     "{agent} 已启动：命名空间 {namespace}，能力 {capabilities}，容量 {capacity}":
         "{agent} started: namespace {namespace}, capabilities {capabilities}, capacity {capacity}",

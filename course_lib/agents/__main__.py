@@ -2,10 +2,12 @@
 
 import sys
 
+from ..i18n import tr
+
 try:
     from .worker import main
 
     sys.exit(main())
 except KeyboardInterrupt:  # Ctrl-C before the worker's own handler is in place
-    print("worker 已中断", file=sys.stderr)
+    print(tr("worker 已中断"), file=sys.stderr)
     sys.exit(130)
