@@ -381,6 +381,7 @@ class _HelperThreadRun:
         self.coro, self.loop = coro, loop
         self.context = contextvars.copy_context()
         self.main_task: Optional[asyncio.Task] = None
+        self.stop_requested = False
         self.outcome: concurrent.futures.Future = concurrent.futures.Future()
         self.thread = threading.Thread(target=self._run, name="virtual-clock", daemon=True)
 
@@ -402,6 +403,9 @@ class _HelperThreadRun:
 
     async def _main(self) -> Any:
         self.main_task = asyncio.current_task()
+        if self.stop_requested:  # interrupted before the coroutine began: it never runs
+            self.coro.close()
+            raise asyncio.CancelledError
         return await self.coro
 
     def result(self) -> Any:
@@ -420,6 +424,7 @@ class _HelperThreadRun:
 
     def _stop(self) -> None:
         """Stop the helper: gently, then hard; give up waiting after that."""
+        self.stop_requested = True  # seen by _main if it has not set main_task yet
         if self.main_task is not None:
             try:
                 self.loop.call_soon_threadsafe(self.main_task.cancel)

@@ -762,3 +762,23 @@ def test_a_process_pool_used_through_run_in_executor_does_not_hold_the_clock():
             return negated, loop.time() - start
 
     assert run_virtual(main()) == (-7, 10**6)
+
+
+def test_an_interrupt_before_the_helpers_coroutine_began_means_it_never_runs():
+    from course_lib.vclock import _HelperThreadRun
+
+    ran = []
+
+    async def body():
+        ran.append(True)
+
+    def interrupted_early():
+        run = _HelperThreadRun(body(), VirtualClockLoop())
+        run.stop_requested = True  # what _stop() sets first, before the helper got going
+        run.thread.start()
+        run.thread.join(30)
+        return run.outcome.exception(0)
+
+    error, caught = _no_warnings(interrupted_early)
+    assert ran == [] and isinstance(error, asyncio.CancelledError)
+    assert [str(w.message) for w in caught] == []  # the coroutine was closed, not left unawaited

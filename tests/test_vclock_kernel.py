@@ -15,12 +15,12 @@ cleaned = []
 
 async def endless():
     try:
+        print("running", flush=True)  # the test interrupts once the coroutine runs
         while True:
             await asyncio.sleep(1)  # virtual time races on, forever
     finally:
         cleaned.append(True)
 
-print("running", flush=True)
 run_virtual(endless())
 """
 
